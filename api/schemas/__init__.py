@@ -1,0 +1,1 @@
+"""Request and response schemas, separate per direction and role."""

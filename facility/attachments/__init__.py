@@ -1,0 +1,1 @@
+"""Attachments: type checked by content, stored content-addressed by SHA-256."""

@@ -1,0 +1,1 @@
+"""The append-only event timeline of every workflow subject."""

@@ -1,0 +1,1 @@
+"""Calls for proposals: the rules applicants answer and evaluators score against."""

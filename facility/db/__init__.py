@@ -1,0 +1,1 @@
+"""Persistence: declarative base, column types, engines and units of work."""

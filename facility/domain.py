@@ -1,0 +1,21 @@
+"""Loads every domain module (so effects and subscribers register) and checks the wiring."""
+
+from __future__ import annotations
+
+import importlib
+
+from facility import lifecycle
+
+DOMAIN_MODULES = (
+    "facility.models",
+    "facility.calls.service",
+    "facility.proposals.service",
+)
+
+
+def check_domain_wiring() -> None:
+    for name in DOMAIN_MODULES:
+        importlib.import_module(name)
+    missing = lifecycle.missing_effects()
+    if missing:
+        raise RuntimeError(f"workflow effects without an implementation: {', '.join(missing)}")

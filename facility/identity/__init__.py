@@ -1,0 +1,1 @@
+"""Users, organisations, roles, passwords and access tokens."""

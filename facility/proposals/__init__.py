@@ -1,0 +1,1 @@
+"""Proposals: drafting, submission with a receipt, idempotent creation."""

@@ -1,0 +1,307 @@
+"""Proposals: idempotent creation, optimistic editing, transitions, receipts and history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from facility import lifecycle
+from facility.audit.models import AuditEvent
+from facility.audit.repository import AuditRepository
+from facility.audit.views import HistoryEntry, applicant_view, staff_view
+from facility.calls.models import Call
+from facility.calls.repository import CallRepository
+from facility.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
+from facility.identity.models import Organisation
+from facility.ids import new_id
+from facility.lifecycle import Actor, EffectContext
+from facility.proposals.content import canonical_content, sha256_of
+from facility.proposals.models import IdempotencyKey, Proposal, ProposalSubmission
+from facility.proposals.repository import ProposalRepository
+from workflows.proposal import CONCEPT_NOTE, FULL_APPLICATION
+
+
+class IdempotencyKeyReused(InvalidInput):
+    slug = "idempotency-key-reused"
+    title = "The Idempotency-Key was used for a different request"
+
+
+def _draft_problems(fields: Mapping[str, Any]) -> list[FieldError]:
+    errors = []
+    primary = fields.get("primary_priority")
+    if primary is not None and primary in (fields.get("secondary_priorities") or []):
+        errors.append(
+            FieldError(
+                ("secondary_priorities",),
+                "The primary priority cannot also be a secondary priority",
+            )
+        )
+    return errors
+
+
+def _call_open_for_drafting(call: Call, now: datetime) -> None:
+    if call.status != "published":
+        raise Conflict(f"The call is {call.status} and does not take new proposals")
+    if now < call.opens_at:
+        raise Conflict(f"The call opens at {call.opens_at.isoformat()}")
+    if call.closes_at is not None and now > call.closes_at:
+        raise Conflict(f"The call closed at {call.closes_at.isoformat()}")
+
+
+async def _claim_idempotency_key(
+    session: AsyncSession, user_id: uuid.UUID, key: str, request_hash: str, now: datetime
+) -> IdempotencyKey | None:
+    """Insert the key, or return the row of an earlier request with it.
+
+    ``INSERT .. ON CONFLICT DO NOTHING`` makes the database pick one winner: on PostgreSQL a
+    concurrent duplicate waits for the first transaction and then sees its committed row.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(IdempotencyKey)
+        .values(id=new_id(), user_id=user_id, key=key, request_hash=request_hash, created_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.id)
+    )
+    claimed = (await session.execute(stmt)).scalar_one_or_none()
+    if claimed is not None:
+        return None
+    existing = await ProposalRepository(session).idempotency_key(user_id, key)
+    assert existing is not None
+    return existing
+
+
+async def create_proposal(
+    session: AsyncSession,
+    actor: Actor,
+    call_id: uuid.UUID,
+    fields: Mapping[str, Any],
+    *,
+    idempotency_key: str | None,
+    now: datetime,
+) -> tuple[Proposal, bool]:
+    """Create a draft; returns the proposal and whether it is a replay of an earlier request."""
+    if actor.role != "applicant" or actor.organisation_id is None or actor.id is None:
+        raise Forbidden("Only applicant organisations draft proposals")
+    call = await CallRepository(session).get(call_id, include_drafts=False)
+    if call is None:
+        raise NotFound("No such call")
+
+    if idempotency_key is not None:
+        request_hash = sha256_of({"call_id": str(call_id), "body": fields})
+        earlier = await _claim_idempotency_key(
+            session, actor.id, idempotency_key, request_hash, now
+        )
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise IdempotencyKeyReused(
+                    [FieldError(("header", "Idempotency-Key"),
+                                "This key was already used with a different request body")]
+                )  # fmt: skip
+            if earlier.proposal_id is None:
+                raise Conflict("A request with this Idempotency-Key is still being processed")
+            replay = await ProposalRepository(session).get(earlier.proposal_id, actor)
+            if replay is None:
+                raise NotFound("No such proposal")
+            return replay, True
+
+    _call_open_for_drafting(call, now)
+    errors = _draft_problems(fields)
+    if errors:
+        raise InvalidInput(errors)
+    stage = CONCEPT_NOTE if call.stages == "two_stage" else FULL_APPLICATION
+    proposal = Proposal(
+        call_id=call.id,
+        organisation_id=actor.organisation_id,
+        created_by_id=actor.id,
+        stage=stage,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(proposal)
+    await session.flush()
+    if idempotency_key is not None:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.user_id == actor.id, IdempotencyKey.key == idempotency_key)
+            .values(proposal_id=proposal.id)
+        )
+    await lifecycle.record(
+        session, subject_type="proposal", subject_id=proposal.id, event="proposal.created",
+        actor=actor, now=now, payload={"stage": stage},
+    )  # fmt: skip
+    return proposal, False
+
+
+async def get_proposal(
+    session: AsyncSession, actor: Actor, proposal_id: uuid.UUID, *, lock: bool = False
+) -> Proposal:
+    proposal = await ProposalRepository(session).get(proposal_id, actor, lock=lock)
+    if proposal is None:
+        raise NotFound("No such proposal")
+    return proposal
+
+
+def ensure_editable(proposal: Proposal) -> None:
+    if not lifecycle.is_editable(proposal):
+        raise Conflict(
+            f"The proposal is {proposal.status} and can no longer be edited",
+            status=proposal.status,
+        )
+
+
+async def update_proposal(
+    session: AsyncSession,
+    actor: Actor,
+    proposal_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    *,
+    expected_version: int,
+    now: datetime,
+) -> Proposal:
+    proposal = await get_proposal(session, actor, proposal_id, lock=True)
+    if actor.role != "applicant":
+        raise Forbidden("Only the applicant edits a proposal")
+    if proposal.version != expected_version:
+        raise PreconditionFailed(
+            "The proposal has changed since you read it; fetch it again", version=proposal.version
+        )
+    ensure_editable(proposal)
+    merged = {
+        "primary_priority": proposal.primary_priority,
+        "secondary_priorities": proposal.secondary_priorities,
+        **changes,
+    }
+    errors = _draft_problems(merged)
+    if errors:
+        raise InvalidInput(errors)
+    changed = sorted(k for k, v in changes.items() if getattr(proposal, k) != v)
+    for name in changed:
+        setattr(proposal, name, changes[name])
+    if changed:
+        proposal.updated_at = now
+        try:
+            await session.flush()
+        except StaleDataError as exc:
+            raise PreconditionFailed("The proposal has changed since you read it") from exc
+        await lifecycle.record(
+            session, subject_type="proposal", subject_id=proposal.id, event="proposal.updated",
+            actor=actor, now=now, payload={"fields": changed}, applicant_visible=("fields",),
+        )  # fmt: skip
+    return proposal
+
+
+async def guard_facts(session: AsyncSession, proposal: Proposal, trigger: str) -> dict[str, Any]:
+    """What the proposal workflow's guards read besides the proposal itself."""
+    call = await session.get(Call, proposal.call_id)
+    assert call is not None
+    facts: dict[str, Any] = {"call": lifecycle.snapshot(call)}
+    if trigger == "submit":
+        org = await session.get(Organisation, proposal.organisation_id)
+        assert org is not None
+        facts["organisation"] = {"iati_type": org.iati_type, "country": org.country}
+        attachments = await ProposalRepository(session).attachments(proposal.id)
+        facts["attachment_kinds"] = {a.kind for a in attachments if a.stage == proposal.stage}
+    return facts
+
+
+async def transition_proposal(
+    session: AsyncSession,
+    actor: Actor,
+    proposal_id: uuid.UUID,
+    trigger: str,
+    *,
+    payload: Mapping[str, Any],
+    comment: str | None,
+    now: datetime,
+) -> tuple[Proposal, AuditEvent]:
+    proposal = await get_proposal(session, actor, proposal_id, lock=True)
+    facts = await guard_facts(session, proposal, trigger)
+    event = await lifecycle.fire(
+        session, proposal, trigger, actor, now=now, payload=payload, comment=comment, facts=facts
+    )
+    return proposal, event
+
+
+async def history(
+    session: AsyncSession, actor: Actor, proposal_id: uuid.UUID
+) -> list[HistoryEntry]:
+    """The proposal's timeline, as the caller may see it."""
+    proposal = await get_proposal(session, actor, proposal_id)
+    events = await AuditRepository(session).timeline("proposal", proposal.id)
+    return staff_view(events) if actor.role == "fund_manager" else applicant_view(events)
+
+
+async def submissions(
+    session: AsyncSession, actor: Actor, proposal_id: uuid.UUID
+) -> list[ProposalSubmission]:
+    proposal = await get_proposal(session, actor, proposal_id)
+    return await ProposalRepository(session).submissions(proposal.id)
+
+
+@lifecycle.effect("proposal", "assign_reference")
+async def _assign_reference(ctx: EffectContext) -> None:
+    """Number submissions per call without gaps: the counter lives on the call row and is
+    bumped in the submitting transaction, so a rollback gives the number back."""
+    proposal = ctx.subject
+    assert isinstance(proposal, Proposal)
+    if proposal.reference is not None:  # full application after a concept note
+        return
+    row = (
+        await ctx.session.execute(
+            update(Call)
+            .where(Call.id == proposal.call_id)
+            .values(submission_seq=Call.submission_seq + 1)
+            .returning(Call.submission_seq, Call.reference)
+            .execution_options(synchronize_session=False)
+        )
+    ).one()
+    proposal.sequence = row.submission_seq
+    proposal.reference = f"{row.reference}-{row.submission_seq:04d}"
+
+
+@lifecycle.effect("proposal", "record_submission")
+async def _record_submission(ctx: EffectContext) -> None:
+    proposal = ctx.subject
+    assert isinstance(proposal, Proposal) and proposal.reference is not None
+    assert ctx.actor.id is not None
+    attachments = await ProposalRepository(ctx.session).attachments(proposal.id)
+    content = canonical_content(proposal, ctx.facts["call"]["reference"], attachments)
+    digest = sha256_of(content)
+    proposal.submitted_at = ctx.now
+    proposal.content_hash = digest
+    proposal.updated_at = ctx.now
+    ctx.session.add(
+        ProposalSubmission(
+            proposal_id=proposal.id,
+            stage=proposal.stage,
+            reference=proposal.reference,
+            submitted_at=ctx.now,
+            submitted_by_id=ctx.actor.id,
+            content_hash=digest,
+            content=content,
+        )
+    )
+    ctx.event_payload.update(
+        reference=proposal.reference,
+        stage=proposal.stage,
+        submitted_at=ctx.now,
+        content_hash=digest,
+    )

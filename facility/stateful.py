@@ -1,0 +1,56 @@
+"""Rows whose life is governed by a workflow in ``workflows/``.
+
+``status`` can only change through :mod:`facility.lifecycle`; a direct assignment anywhere
+else raises. ``version`` is the optimistic-concurrency counter behind ETags: every UPDATE
+through the ORM checks and bumps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ClassVar
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, validates
+
+from facility.db.base import IdMixin
+
+_engine_writing: ContextVar[bool] = ContextVar("engine_writing", default=False)
+
+
+@contextmanager
+def status_writes_allowed() -> Iterator[None]:
+    token = _engine_writing.set(True)
+    try:
+        yield
+    finally:
+        _engine_writing.reset(token)
+
+
+class StatusWriteOutsideEngine(RuntimeError):
+    pass
+
+
+class Stateful(IdMixin):
+    workflow_name: ClassVar[str]
+    initial_status: ClassVar[str]
+
+    @declared_attr
+    def status(cls) -> Mapped[str]:
+        return mapped_column(String(30), default=cls.initial_status, index=True)
+
+    version: Mapped[int] = mapped_column(default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
+
+    @validates("status")
+    def _status_only_through_engine(self, _key: str, value: str) -> str:
+        if not _engine_writing.get():
+            raise StatusWriteOutsideEngine(
+                f"{type(self).__name__}.status changes only through the workflow engine"
+            )
+        return value

@@ -1,0 +1,167 @@
+"""Test harness: every test runs on SQLite and, when FACILITY_TEST_POSTGRES_URL is set, on
+PostgreSQL too, against databases built by the Alembic migrations (never ``create_all``),
+through real HTTP (httpx on the ASGI app). Only the clock is fake.
+
+Each pytest-xdist worker owns its databases. Between tests, SQLite gets a fresh copy of a
+migrated template file; PostgreSQL tables are emptied (triggers off for the append-only
+audit table, which refuses deletes otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from facility.cli import alembic_config
+from facility.clock import FrozenClock
+from facility.db.engine import Database
+from facility.models import Base
+from facility.settings import Settings
+from tests.factories import World
+
+PG_URL = os.environ.get("FACILITY_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _pg_admin_dsn() -> str:
+    assert PG_URL is not None
+    url = make_url(PG_URL)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_admin(sql: str) -> None:
+    try:
+        conn = await asyncpg.connect(_pg_admin_dsn(), timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:  # fail, never skip
+        raise RuntimeError(f"PostgreSQL at FACILITY_TEST_POSTGRES_URL is unreachable: {exc}") from exc
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def base_settings(url: str, tmp: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=url,
+        secret_key=secrets.token_urlsafe(48),
+        argon2_time_cost=1,
+        argon2_memory_kib=8 * 1024,
+        attachment_dir=tmp / "attachments",
+        mail_dir=tmp / "mail",
+        attachment_max_bytes=256 * 1024,
+        db_pool_size=12,
+    )
+
+
+@dataclass
+class MigratedDatabase:
+    backend: str
+    url: str
+    template: Path | None = None  # SQLite: a migrated file copied for each test
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
+    backend: str = request.param
+    tmp = tmp_path_factory.mktemp(f"db-{backend}")
+    if backend == "sqlite":
+        template = tmp / "template.db"
+        url = f"sqlite+aiosqlite:///{template}"
+        command.upgrade(alembic_config(base_settings(url, tmp)), "head")
+        yield MigratedDatabase(backend, url, template)
+        return
+    assert PG_URL is not None
+    name = f"facility_test_{_worker()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        command.upgrade(alembic_config(base_settings(url, tmp)), "head")
+        yield MigratedDatabase(backend, url)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+TABLES_CHILD_FIRST = [t.name for t in reversed(Base.metadata.sorted_tables)]
+
+
+async def _empty_postgres(url: str) -> None:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            for table in TABLES_CHILD_FIRST:
+                await conn.execute(f'DELETE FROM "{table}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def backend(migrated: MigratedDatabase) -> str:
+    return migrated.backend
+
+
+@pytest.fixture
+async def database_url(migrated: MigratedDatabase, tmp_path: Path) -> str:
+    if migrated.template is not None:
+        target = tmp_path / "facility.db"
+        shutil.copyfile(migrated.template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    await _empty_postgres(migrated.url)
+    return migrated.url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return base_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://facility.test") as c:
+        yield c
+
+
+@pytest.fixture
+def db(app: FastAPI) -> Database:
+    database: Database = app.state.services.db
+    return database
+
+
+@pytest.fixture
+def world(app: FastAPI, client: httpx.AsyncClient, clock: FrozenClock) -> World:
+    return World(app, client, clock)

@@ -1,0 +1,339 @@
+"""The life of a proposal answering a call, concept note to award (PRAG, restricted calls).
+
+A two-stage call loops once: a shortlisted concept note is invited back to ``draft`` at the
+full-application stage. Guards here are pure; the facts they read (the call's rules, the
+applicant organisation, the attachments on file) are handed over by the domain layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from workflows.definition import APPLICANT, FUND_MANAGER, SYSTEM, State, Workflow, transition
+from workflows.guards import GuardContext, GuardRegistry, Refusal
+
+guards = GuardRegistry()
+
+CONCEPT_NOTE = "concept_note"
+FULL_APPLICATION = "full_application"
+
+# What must be filled in before a proposal can be submitted, per stage.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    CONCEPT_NOTE: (
+        "title", "summary", "primary_priority", "country_shares", "requested_amount",
+        "total_budget", "duration_months", "planned_start",
+        "gender_marker", "gender_justification",
+        "climate_adaptation_marker", "climate_adaptation_justification",
+        "climate_mitigation_marker", "climate_mitigation_justification",
+    ),
+}  # fmt: skip
+REQUIRED_FIELDS[FULL_APPLICATION] = (*REQUIRED_FIELDS[CONCEPT_NOTE], "logframe")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _call(ctx: GuardContext) -> Mapping[str, Any]:
+    call: Mapping[str, Any] = ctx.facts["call"]
+    return call
+
+
+@guards.register
+def call_accepts_submissions(ctx: GuardContext) -> Iterator[Refusal]:
+    status = _call(ctx)["status"]
+    if status != "published":
+        yield Refusal("call_not_open", f"The call is {status} and accepts no submissions")
+
+
+@guards.register
+def within_submission_window(ctx: GuardContext) -> Iterator[Refusal]:
+    """Deadlines are kept to the second, by the server's clock."""
+    call = _call(ctx)
+    now = ctx.now.replace(microsecond=0)
+    opens_at: datetime = call["opens_at"]
+    closes_at: datetime | None = call["closes_at"]
+    if now < opens_at.replace(microsecond=0):
+        yield Refusal("before_opening", f"The call opens at {opens_at.isoformat()}")
+    if closes_at is not None and now > closes_at.replace(microsecond=0):
+        late = int((now - closes_at.replace(microsecond=0)).total_seconds())
+        yield Refusal(
+            "deadline_passed",
+            f"The deadline was {closes_at.isoformat()}; this submission is {late} s late",
+        )
+
+
+@guards.register
+def proposal_complete(ctx: GuardContext) -> Iterator[Refusal]:
+    p = ctx.subject
+    for name in REQUIRED_FIELDS[p["stage"]]:
+        if _missing(p.get(name)):
+            yield Refusal("required", f"{name} is required", (name,))
+    shares = p.get("country_shares") or []
+    if shares and sum(Decimal(str(s["share"])) for s in shares) != 100:
+        yield Refusal("shares_not_100", "Country shares must add up to 100", ("country_shares",))
+    logframe = p.get("logframe")
+    if p["stage"] == FULL_APPLICATION and logframe:
+        yield from _logframe_refusals(logframe, p.get("gender_marker"))
+
+
+def _logframe_refusals(logframe: Mapping[str, Any], gender_marker: int | None) -> Iterator[Refusal]:
+    outcomes = logframe.get("outcomes") or []
+    if not outcomes:
+        yield Refusal("required", "The logframe needs at least one outcome", ("logframe", "outcomes"))
+    for i, outcome in enumerate(outcomes):
+        if not outcome.get("indicators"):
+            yield Refusal(
+                "required",
+                f"Outcome {i + 1} needs at least one indicator",
+                ("logframe", "outcomes", i, "indicators"),
+            )
+    disaggregated = any(
+        ind.get("sex_disaggregated") for o in outcomes for ind in o.get("indicators") or []
+    )
+    # DAC gender marker: results of G1/G2 actions are monitored with sex-disaggregated data.
+    if gender_marker in (1, 2) and not disaggregated:
+        yield Refusal(
+            "gender_indicator_missing",
+            "A gender marker of 1 or 2 needs at least one sex-disaggregated indicator",
+            ("logframe", "outcomes"),
+        )
+
+
+@guards.register
+def within_call_limits(ctx: GuardContext) -> Iterator[Refusal]:
+    p, call = ctx.subject, _call(ctx)
+    amount: Decimal | None = p.get("requested_amount")
+    total: Decimal | None = p.get("total_budget")
+    months: int | None = p.get("duration_months")
+    cur = call["currency"]
+    if amount is not None and not call["min_grant"] <= amount <= call["max_grant"]:
+        yield Refusal(
+            "amount_out_of_range",
+            f"The requested amount must be between {cur} {call['min_grant']} and "
+            f"{cur} {call['max_grant']}",
+            ("requested_amount",),
+        )
+    if months is not None and not call["min_duration_months"] <= months <= call["max_duration_months"]:
+        yield Refusal(
+            "duration_out_of_range",
+            f"The duration must be between {call['min_duration_months']} and "
+            f"{call['max_duration_months']} months",
+            ("duration_months",),
+        )
+    if amount is not None and total is not None:
+        if amount > total:
+            yield Refusal(
+                "amount_above_total",
+                "The requested amount cannot exceed the total budget",
+                ("requested_amount",),
+            )
+        elif total > 0:
+            cofinancing = (total - amount) * 100 / total
+            if cofinancing < call["min_cofinancing_pct"]:
+                yield Refusal(
+                    "cofinancing_too_low",
+                    f"Co-financing is {cofinancing.quantize(Decimal('0.01'))} % of the total "
+                    f"budget; the call requires at least {call['min_cofinancing_pct']} %",
+                    ("total_budget",),
+                )
+
+
+@guards.register
+def applicant_eligible(ctx: GuardContext) -> Iterator[Refusal]:
+    org, call = ctx.facts["organisation"], _call(ctx)
+    if org["iati_type"] not in call["eligible_org_types"]:
+        yield Refusal(
+            "organisation_type_not_eligible",
+            f"Organisations of IATI type {org['iati_type']} are not eligible for this call",
+        )
+
+
+@guards.register
+def countries_eligible(ctx: GuardContext) -> Iterator[Refusal]:
+    eligible = set(_call(ctx)["eligible_countries"])
+    for i, share in enumerate(ctx.subject.get("country_shares") or []):
+        if share["country"] not in eligible:
+            yield Refusal(
+                "country_not_eligible",
+                f"{share['country']} is not an eligible country of this call",
+                ("country_shares", i, "country"),
+            )
+
+
+@guards.register
+def priority_in_scope(ctx: GuardContext) -> Iterator[Refusal]:
+    primary = ctx.subject.get("primary_priority")
+    if primary is not None and primary not in _call(ctx)["priorities"]:
+        yield Refusal(
+            "priority_out_of_scope",
+            f"The priority {primary!r} is not in the scope of this call",
+            ("primary_priority",),
+        )
+
+
+@guards.register
+def required_attachments_present(ctx: GuardContext) -> Iterator[Refusal]:
+    call = _call(ctx)
+    key = (
+        "concept_note_attachment_kinds"
+        if ctx.subject["stage"] == CONCEPT_NOTE
+        else "required_attachment_kinds"
+    )
+    on_file = set(ctx.facts["attachment_kinds"])
+    for kind in call[key]:
+        if kind not in on_file:
+            yield Refusal("attachment_missing", f"An attachment of kind {kind!r} is required")
+
+
+@guards.register
+def reasons_given(ctx: GuardContext) -> Iterator[Refusal]:
+    reasons = ctx.payload.get("reasons") or []
+    if not [r for r in reasons if str(r).strip()]:
+        yield Refusal("reasons_required", "At least one reason is required", ("reasons",))
+
+
+PROPOSAL = Workflow(
+    name="proposal",
+    description="A proposal answering a call for proposals, from draft to award.",
+    initial="draft",
+    states=(
+        State("draft", "The applicant prepares the proposal.", editable=True),
+        State("submitted", "Received and frozen, with a receipt; waits for screening."),
+        State("screening", "Administrative and eligibility checks by a fund manager."),
+        State("ineligible", "Failed screening; the reasons are given.", terminal=True),
+        State("evaluation", "Scored by independent evaluators."),
+        State("arbitration", "The evaluators' scores diverged; a further evaluator arbitrates."),
+        State("evaluated", "Scored at or above every threshold; ranked for a decision."),
+        State("shortlisted", "Concept note pre-selected; a full application will be invited."),
+        State("rejected", "Not selected; the reasons and the scores are given.", terminal=True),
+        State("reserve", "Above the threshold but unfunded; funded if money is freed."),
+        State("awarded", "A grant is offered; it becomes a grant when the contract is signed."),
+        State("declined", "The applicant declined the award or let it lapse.", terminal=True),
+        State("withdrawn", "Withdrawn by the applicant.", terminal=True),
+    ),
+    transitions=(
+        transition(
+            "submit", "draft", "submitted",
+            roles=[APPLICANT],
+            guards=[
+                "call_accepts_submissions", "within_submission_window", "proposal_complete",
+                "within_call_limits", "applicant_eligible", "countries_eligible",
+                "priority_in_scope", "required_attachments_present",
+            ],
+            effects=["assign_reference", "record_submission"],
+            event="proposal.submitted",
+            description="Submit before the deadline; the content is frozen and a receipt issued.",
+        ),
+        transition(
+            "withdraw",
+            ["draft", "submitted", "screening", "evaluation", "arbitration", "evaluated",
+             "shortlisted", "reserve"],
+            "withdrawn",
+            roles=[APPLICANT],
+            event="proposal.withdrawn",
+            description="The applicant withdraws the proposal.",
+        ),
+        transition(
+            "start_screening", "submitted", "screening",
+            roles=[FUND_MANAGER, SYSTEM],
+            event="proposal.screening_started",
+            description="Begin the administrative and eligibility checks.",
+        ),
+        transition(
+            "pass_screening", "screening", "evaluation",
+            roles=[FUND_MANAGER],
+            event="proposal.screening_passed",
+            description="Every mandatory check passed; the proposal goes to evaluators.",
+        ),
+        transition(
+            "fail_screening", "screening", "ineligible",
+            roles=[FUND_MANAGER],
+            guards=["reasons_given"],
+            event="proposal.ineligible",
+            description="The proposal is ineligible or incomplete; reasons are required.",
+            applicant_visible=["reasons"],
+        ),
+        transition(
+            "request_arbitration", "evaluation", "arbitration",
+            roles=[SYSTEM],
+            event="proposal.arbitration_requested",
+            description="The evaluators' totals diverge beyond the call's threshold.",
+        ),
+        transition(
+            "complete_evaluation", ["evaluation", "arbitration"], "evaluated",
+            roles=[SYSTEM],
+            event="proposal.evaluated",
+            description="Consolidated score at or above every threshold.",
+        ),
+        transition(
+            "reject_on_score", ["evaluation", "arbitration"], "rejected",
+            roles=[SYSTEM],
+            event="proposal.rejected",
+            description="Consolidated score below a section threshold or the pass mark.",
+            applicant_visible=["reasons", "scores"],
+        ),
+        transition(
+            "shortlist", "evaluated", "shortlisted",
+            roles=[FUND_MANAGER],
+            event="proposal.shortlisted",
+            description="Pre-select the concept note for a full application.",
+        ),
+        transition(
+            "invite_full_application", "shortlisted", "draft",
+            roles=[FUND_MANAGER],
+            event="proposal.invited_full_application",
+            description="Invite the full application; the concept note stays as submitted.",
+        ),
+        transition(
+            "award", "evaluated", "awarded",
+            roles=[FUND_MANAGER],
+            event="proposal.awarded",
+            description="Award a grant within the call's envelope.",
+            applicant_visible=["amount"],
+        ),
+        transition(
+            "place_on_reserve", "evaluated", "reserve",
+            roles=[FUND_MANAGER],
+            event="proposal.placed_on_reserve",
+            description="Keep on the reserve list in case money is freed.",
+        ),
+        transition(
+            "reject", ["evaluated", "reserve"], "rejected",
+            roles=[FUND_MANAGER],
+            guards=["reasons_given"],
+            event="proposal.rejected",
+            description="Not selected; reasons are required.",
+            applicant_visible=["reasons"],
+        ),
+        transition(
+            "promote", "reserve", "awarded",
+            roles=[FUND_MANAGER, SYSTEM],
+            event="proposal.promoted",
+            description="Money was freed: award a reserve proposal.",
+            applicant_visible=["amount"],
+        ),
+        transition(
+            "decline", "awarded", "declined",
+            roles=[APPLICANT],
+            event="proposal.award_declined",
+            description="The applicant declines the award before signing the contract.",
+        ),
+        transition(
+            "lapse", "awarded", "declined",
+            roles=[SYSTEM],
+            event="proposal.award_lapsed",
+            description="The contract was not signed within the acceptance period.",
+        ),
+        transition(
+            "release_reserve", "reserve", "rejected",
+            roles=[SYSTEM],
+            event="proposal.rejected",
+            description="The call is finalised; the reserve list is released.",
+            applicant_visible=["reasons"],
+        ),
+    ),
+)  # fmt: skip
