@@ -26,7 +26,10 @@ every time is UTC in ISO 8601; money is a decimal string with two places.
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock | None = None, database: Database | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     check_domain_wiring()

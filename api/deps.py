@@ -100,9 +100,7 @@ def require(*roles: Role) -> Callable[[User], Coroutine[Any, Any, Actor]]:
 
     async def dependency(user: CurrentUser) -> Actor:
         if user.role not in allowed:
-            raise Forbidden(
-                f"This needs the role {' or '.join(sorted(r.value for r in allowed))}"
-            )
+            raise Forbidden(f"This needs the role {' or '.join(sorted(r.value for r in allowed))}")
         return actor_of(user)
 
     return dependency

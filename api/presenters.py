@@ -8,20 +8,20 @@ from typing import Any
 
 from api.schemas.calls import CallOut, GridOut
 from api.schemas.proposals import (
+    PROPOSAL_TRIGGERS,
     AttachmentOut,
     HistoryActorOut,
-    PROPOSAL_TRIGGERS,
     HistoryEntryOut,
     ProposalOut,
     ReceiptOut,
 )
 from facility import lifecycle
 from facility.attachments.models import Attachment
+from facility.audit.views import HistoryEntry
 from facility.calls.grids import section_maxima, total_max
 from facility.calls.models import Call
 from facility.lifecycle import Actor
 from facility.proposals.models import Proposal
-from facility.audit.views import HistoryEntry
 
 
 def grid_out(grid: dict[str, Any] | None) -> GridOut | None:

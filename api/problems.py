@@ -104,9 +104,9 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _error_entry(loc: Sequence[str | int], detail: str, code: str, default_location: str) -> dict[
-    str, Any
-]:
+def _error_entry(
+    loc: Sequence[str | int], detail: str, code: str, default_location: str
+) -> dict[str, Any]:
     parts = list(loc)
     location = default_location
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
@@ -126,7 +126,9 @@ def _pydantic_entries(errors: Iterable[Any]) -> list[dict[str, Any]]:
     for err in errors:
         # Never echo the input back: it may be huge, binary or hostile.
         loc = [p for p in err.get("loc", ()) if p is not None]
-        entries.append(_error_entry(loc, str(err.get("msg", "invalid")), str(err.get("type")), "body"))
+        entries.append(
+            _error_entry(loc, str(err.get("msg", "invalid")), str(err.get("type")), "body")
+        )
     return entries
 
 
@@ -143,9 +145,7 @@ def _json_safe(value: Any) -> Any:
 def install(app: FastAPI) -> None:
     @app.exception_handler(domain.DomainError)
     async def _domain(request: Request, exc: domain.DomainError) -> JSONResponse:
-        status = next(
-            (code for cls, code in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400
-        )
+        status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
         errors = None
         if isinstance(exc, domain.InvalidInput):
             where = "subject" if isinstance(exc, TransitionRefused) else "body"

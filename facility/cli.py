@@ -93,7 +93,9 @@ def users_create(
     email: str,
     role: Annotated[Role, typer.Option(help="evaluator, fund_manager or admin")],
     password: Annotated[str | None, typer.Option(help="Prompted for when omitted")] = None,
-    full_name: Annotated[str | None, typer.Option(help="Defaults to the email's local part")] = None,
+    full_name: Annotated[
+        str | None, typer.Option(help="Defaults to the email's local part")
+    ] = None,
     language: Annotated[str, typer.Option(help="en or ru")] = "en",
 ) -> None:
     """Create a staff account. Applicants register themselves through the API."""
@@ -101,7 +103,9 @@ def users_create(
     from facility.identity import service
 
     if role is Role.applicant:
-        raise typer.BadParameter("applicants register with POST /api/v1/auth/register", param_hint="--role")
+        raise typer.BadParameter(
+            "applicants register with POST /api/v1/auth/register", param_hint="--role"
+        )
     if language not in ("en", "ru"):
         raise typer.BadParameter("en or ru", param_hint="--language")
     if password is None:

@@ -86,9 +86,7 @@ def demo_call_fields(clock: Clock) -> dict[str, object]:
     }
 
 
-async def seed(
-    session: AsyncSession, passwords: Passwords, clock: Clock
-) -> dict[str, str]:
+async def seed(session: AsyncSession, passwords: Passwords, clock: Clock) -> dict[str, str]:
     """Create what is missing; returns {email: password} for accounts created now."""
     created: dict[str, str] = {}
     users: dict[Role, User] = {}

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Anyone can read this value in the source: it is only acceptable for local development.
-DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0000"
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0000"  # noqa: S105 (refused in production)
 
 
 class Environment(StrEnum):

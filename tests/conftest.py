@@ -53,7 +53,9 @@ async def _pg_admin(sql: str) -> None:
     try:
         conn = await asyncpg.connect(_pg_admin_dsn(), timeout=10)
     except (OSError, asyncpg.PostgresError) as exc:  # fail, never skip
-        raise RuntimeError(f"PostgreSQL at FACILITY_TEST_POSTGRES_URL is unreachable: {exc}") from exc
+        raise RuntimeError(
+            f"PostgreSQL at FACILITY_TEST_POSTGRES_URL is unreachable: {exc}"
+        ) from exc
     try:
         await conn.execute(sql)
     finally:
@@ -82,7 +84,9 @@ class MigratedDatabase:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
+def migrated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MigratedDatabase]:
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"db-{backend}")
     if backend == "sqlite":
@@ -112,7 +116,7 @@ async def _empty_postgres(url: str) -> None:
         async with conn.transaction():
             await conn.execute("SET LOCAL session_replication_role = replica")
             for table in TABLES_CHILD_FIRST:
-                await conn.execute(f'DELETE FROM "{table}"')
+                await conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 (names from metadata)
     finally:
         await conn.close()
 

@@ -34,9 +34,7 @@ def office_file(kind: str) -> bytes:
     with zipfile.ZipFile(buf, "w") as z:
         if kind in ("odt", "ods"):
             sub = "text" if kind == "odt" else "spreadsheet"
-            z.writestr(
-                zipfile.ZipInfo("mimetype"), f"application/vnd.oasis.opendocument.{sub}"
-            )
+            z.writestr(zipfile.ZipInfo("mimetype"), f"application/vnd.oasis.opendocument.{sub}")
             z.writestr("content.xml", "<office:document-content/>")
         else:
             z.writestr("[Content_Types].xml", "<Types/>")
@@ -191,9 +189,7 @@ class World:
         assert r.status_code == 200, r.text
         return r.json()
 
-    async def draft(
-        self, applicant: Account, call_id: str, **overrides: Any
-    ) -> dict[str, Any]:
+    async def draft(self, applicant: Account, call_id: str, **overrides: Any) -> dict[str, Any]:
         r = await self.client.post(
             f"/api/v1/calls/{call_id}/proposals",
             json=proposal_body(**overrides),
@@ -227,7 +223,9 @@ class World:
             headers=account.headers,
         )
 
-    async def ready_proposal(self, applicant: Account, call_id: str, **overrides: Any) -> dict[str, Any]:
+    async def ready_proposal(
+        self, applicant: Account, call_id: str, **overrides: Any
+    ) -> dict[str, Any]:
         """A complete draft with its required attachment, ready to submit."""
         proposal = await self.draft(applicant, call_id, **overrides)
         r = await self.attach(applicant, proposal["id"])

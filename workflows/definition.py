@@ -163,7 +163,9 @@ def validate(workflow: Workflow, guards: Mapping[str, object]) -> None:
             problems.append(f"state {state.name!r} has no way out and is not marked terminal")
         for timer in state.timers:
             if (timer.days is None) == (timer.days_from is None):
-                problems.append(f"timer {timer.trigger!r} in {state.name!r} needs days or days_from")
+                problems.append(
+                    f"timer {timer.trigger!r} in {state.name!r} needs days or days_from"
+                )
             if timer.days is not None and timer.days < 1:
                 problems.append(f"timer {timer.trigger!r} in {state.name!r} waits less than a day")
             fired = [t for t in workflow.transitions if t.trigger == timer.trigger]

@@ -83,7 +83,9 @@ def proposal_complete(ctx: GuardContext) -> Iterator[Refusal]:
 def _logframe_refusals(logframe: Mapping[str, Any], gender_marker: int | None) -> Iterator[Refusal]:
     outcomes = logframe.get("outcomes") or []
     if not outcomes:
-        yield Refusal("required", "The logframe needs at least one outcome", ("logframe", "outcomes"))
+        yield Refusal(
+            "required", "The logframe needs at least one outcome", ("logframe", "outcomes")
+        )
     for i, outcome in enumerate(outcomes):
         if not outcome.get("indicators"):
             yield Refusal(
@@ -117,7 +119,10 @@ def within_call_limits(ctx: GuardContext) -> Iterator[Refusal]:
             f"{cur} {call['max_grant']}",
             ("requested_amount",),
         )
-    if months is not None and not call["min_duration_months"] <= months <= call["max_duration_months"]:
+    if (
+        months is not None
+        and not call["min_duration_months"] <= months <= call["max_duration_months"]
+    ):
         yield Refusal(
             "duration_out_of_range",
             f"The duration must be between {call['min_duration_months']} and "

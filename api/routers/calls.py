@@ -20,11 +20,11 @@ from api.schemas.calls import NOT_NULLABLE, CallCreateIn, CallOut, CallTransitio
 from api.schemas.common import Page
 from api.schemas.proposals import HistoryEntryOut
 from facility.audit.repository import AuditRepository
+from facility.audit.views import staff_view
 from facility.calls import service
 from facility.calls.repository import CallRepository
 from facility.errors import FieldError, InvalidInput
 from facility.identity.models import Role
-from facility.audit.views import staff_view
 from workflows.call import CALL
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])

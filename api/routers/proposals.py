@@ -51,7 +51,9 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _present(session: Session, proposal: Proposal, actor: Actor, response: Response) -> ProposalOut:
+async def _present(
+    session: Session, proposal: Proposal, actor: Actor, response: Response
+) -> ProposalOut:
     files = await ProposalRepository(session).attachments(proposal.id)
     response.headers["ETag"] = etag(proposal.version)
     return proposal_out(proposal, files, actor)
@@ -106,7 +108,9 @@ async def list_proposals(
     )
 
 
-@router.get("/proposals/{proposal_id}", response_model=ProposalOut, responses=responses(401, 403, 404))
+@router.get(
+    "/proposals/{proposal_id}", response_model=ProposalOut, responses=responses(401, 403, 404)
+)
 async def get_proposal(
     proposal_id: uuid.UUID, actor: ProposalReader, session: Session, response: Response
 ) -> ProposalOut:
@@ -206,9 +210,7 @@ async def add_attachment(
         session, svc.store, actor, proposal_id, kind=kind, filename=file.filename or "",
         chunks=_chunks(file), max_bytes=svc.settings.attachment_max_bytes, now=now,
     )  # fmt: skip
-    response.headers["Location"] = (
-        f"/api/v1/proposals/{proposal_id}/attachments/{attachment.id}"
-    )
+    response.headers["Location"] = f"/api/v1/proposals/{proposal_id}/attachments/{attachment.id}"
     return AttachmentOut.model_validate(attachment)
 
 

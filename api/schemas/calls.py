@@ -61,7 +61,9 @@ Countries = Annotated[
 OrgTypes = Annotated[
     list[OrganisationType], Field(min_length=1, max_length=20), AfterValidator(_unique_list)
 ]
-Priorities = Annotated[list[Priority], Field(min_length=1, max_length=6), AfterValidator(_unique_list)]
+Priorities = Annotated[
+    list[Priority], Field(min_length=1, max_length=6), AfterValidator(_unique_list)
+]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 Months = Annotated[int, Field(ge=1, le=120)]
 
@@ -91,8 +93,8 @@ class CallCreateIn(InputModel):
         description="Largest allowed spread between evaluators' weighted totals, in percent of "
         "the grid's maximum, before a further evaluator arbitrates"
     )
-    required_attachment_kinds: UniqueSlugs = []
-    concept_note_attachment_kinds: UniqueSlugs = []
+    required_attachment_kinds: UniqueSlugs = Field(default_factory=list)
+    concept_note_attachment_kinds: UniqueSlugs = Field(default_factory=list)
 
 
 NOT_NULLABLE = frozenset(CallCreateIn.model_fields) - {"closes_at", "concept_note_grid"}
@@ -121,7 +123,9 @@ class CallUpdateIn(InputModel):
     concept_note_grid: GridIn | None = None
     evaluation_grid: GridIn | None = None
     evaluators_per_proposal: int | None = Field(default=None, ge=2, le=9)
-    divergence_threshold_pct: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = None
+    divergence_threshold_pct: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = (
+        None
+    )
     required_attachment_kinds: UniqueSlugs | None = None
     concept_note_attachment_kinds: UniqueSlugs | None = None
 

@@ -36,7 +36,9 @@ def _country(value: str) -> str:
 def _org_type(value: int) -> int:
     if value not in IATI_ORGANISATION_TYPES:
         raise ValueError(
-            "not an IATI organisation type code (" + ", ".join(map(str, IATI_ORGANISATION_TYPES)) + ")"
+            "not an IATI organisation type code ("
+            + ", ".join(map(str, IATI_ORGANISATION_TYPES))
+            + ")"
         )
     return value
 

@@ -70,5 +70,5 @@ class UserOut(OutputModel):
 
 class TokenOut(OutputModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
     expires_in: int = Field(description="Seconds until the token expires")

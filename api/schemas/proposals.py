@@ -77,12 +77,12 @@ class ProposalFieldsIn(InputModel):
     primary_priority: Priority | None = Field(
         default=None, description="Exactly one Istanbul priority, within the call's scope"
     )
-    secondary_priorities: Annotated[
-        list[Priority], Field(max_length=5), AfterValidator(_unique)
-    ] | None = None
-    country_shares: Annotated[
-        list[CountryShareIn], Field(max_length=10), AfterValidator(_shares_valid)
-    ] | None = None
+    secondary_priorities: (
+        Annotated[list[Priority], Field(max_length=5), AfterValidator(_unique)] | None
+    ) = None
+    country_shares: (
+        Annotated[list[CountryShareIn], Field(max_length=10), AfterValidator(_shares_valid)] | None
+    ) = None
     requested_amount: Money | None = None
     total_budget: Money | None = None
     duration_months: Annotated[int, Field(ge=1, le=120)] | None = None
@@ -123,7 +123,8 @@ ProposalTransitionIn = Annotated[SubmitIn | WithdrawIn, Field(discriminator="tri
 
 # Triggers a client can fire through the API (the rest are the facility's own).
 PROPOSAL_TRIGGERS = frozenset(
-    get_args(m.model_fields["trigger"].annotation)[0] for m in get_args(get_args(ProposalTransitionIn)[0])
+    get_args(m.model_fields["trigger"].annotation)[0]
+    for m in get_args(get_args(ProposalTransitionIn)[0])
 )
 
 

@@ -53,7 +53,7 @@ class ContentStore:
                     digest.update(chunk)
                     fh.write(chunk)
         except BaseException:
-            Path(name).unlink(missing_ok=True)
+            _remove(name)
             raise
         return StagedFile(Path(name), digest.hexdigest(), size)
 
@@ -64,4 +64,8 @@ class ContentStore:
         return final
 
     def discard(self, staged: StagedFile) -> None:
-        staged.path.unlink(missing_ok=True)
+        _remove(str(staged.path))
+
+
+def _remove(name: str) -> None:
+    Path(name).unlink(missing_ok=True)

@@ -59,7 +59,9 @@ def grid_problems(grid: Grid, loc: Sequence[str | int]) -> list[FieldError]:
     maxima = section_maxima(grid)
     for i, s in enumerate(grid["sections"]):
         if maxima.get(s["id"], Decimal(0)) == 0 and s["id"] in section_ids:
-            errors.append(FieldError((*base, "sections", i), f"Section {s['id']!r} has no criteria"))
+            errors.append(
+                FieldError((*base, "sections", i), f"Section {s['id']!r} has no criteria")
+            )
         threshold = s.get("threshold")
         if threshold is not None and Decimal(str(threshold)) > maxima.get(s["id"], Decimal(0)):
             errors.append(

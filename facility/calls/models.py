@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facility.db.base import Base, IdMixin
+from facility.db.base import Base
 from facility.db.types import Hundredths, JSONType
 from facility.stateful import Stateful
 from workflows.call import CALL

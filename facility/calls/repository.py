@@ -16,7 +16,9 @@ class CallRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, call_id: uuid.UUID, *, include_drafts: bool, lock: bool = False) -> Call | None:
+    async def get(
+        self, call_id: uuid.UUID, *, include_drafts: bool, lock: bool = False
+    ) -> Call | None:
         stmt = select(Call).where(Call.id == call_id)
         if not include_drafts:
             stmt = stmt.where(Call.status.in_(PUBLIC_STATUSES))

@@ -84,9 +84,9 @@ async def update_call(
     errors = call_problems(merged)
     if errors:
         raise InvalidInput(errors)
-    if changes.get("reference", call.reference) != call.reference:
-        if await repo.by_reference(changes["reference"]) is not None:
-            raise Conflict(f"A call with reference {changes['reference']!r} already exists")
+    new_reference = changes.get("reference", call.reference)
+    if new_reference != call.reference and await repo.by_reference(new_reference) is not None:
+        raise Conflict(f"A call with reference {changes['reference']!r} already exists")
     changed = sorted(k for k, v in changes.items() if getattr(call, k) != v)
     for name in changed:
         setattr(call, name, changes[name])
@@ -116,9 +116,7 @@ async def transition_call(
     call = await CallRepository(session).get(call_id, include_drafts=True, lock=True)
     if call is None:
         raise NotFound("No such call")
-    await lifecycle.fire(
-        session, call, trigger, actor, now=now, payload=payload, comment=comment
-    )
+    await lifecycle.fire(session, call, trigger, actor, now=now, payload=payload, comment=comment)
     return call
 
 

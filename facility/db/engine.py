@@ -19,7 +19,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from facility.settings import Settings
 
@@ -64,7 +69,9 @@ class Database:
                 max_overflow=0,
                 pool_timeout=settings.db_pool_timeout_s,
                 pool_pre_ping=True,
-                connect_args={"server_settings": {"timezone": "UTC", "application_name": "facility"}},
+                connect_args={
+                    "server_settings": {"timezone": "UTC", "application_name": "facility"}
+                },
             )
             self.read_engine = self.write_engine
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)

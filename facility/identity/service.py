@@ -18,9 +18,9 @@ from facility.identity.repository import UserRepository, normalise_email
 MIN_PASSWORD_LENGTH = 12
 
 
-def password_problems(password: str, email: str, loc: tuple[str, ...] = ("password",)) -> list[
-    FieldError
-]:
+def password_problems(
+    password: str, email: str, loc: tuple[str, ...] = ("password",)
+) -> list[FieldError]:
     errors = []
     if len(password) < MIN_PASSWORD_LENGTH:
         errors.append(
@@ -122,9 +122,7 @@ async def authenticate(
     session: AsyncSession, passwords: Passwords, email: str, password: str
 ) -> User | None:
     user = await UserRepository(session).by_email(email)
-    ok = await asyncio.to_thread(
-        passwords.verify, user.password_hash if user else None, password
-    )
+    ok = await asyncio.to_thread(passwords.verify, user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         return None
     return user

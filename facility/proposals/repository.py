@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,8 +11,10 @@ from facility.attachments.models import Attachment
 from facility.lifecycle import Actor
 from facility.proposals.models import IdempotencyKey, Proposal, ProposalSubmission
 
+_S = TypeVar("_S", bound=Select[Any])
 
-def visible_to(stmt: Select[Any], actor: Actor) -> Select[Any]:
+
+def visible_to(stmt: _S, actor: Actor) -> _S:
     """Restrict a proposal query to what ``actor`` may see: applicants their organisation's,
     fund managers everything, everyone else nothing (object checks answer 404)."""
     if actor.role == "fund_manager":
@@ -26,7 +28,9 @@ class ProposalRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, proposal_id: uuid.UUID, actor: Actor, *, lock: bool = False) -> Proposal | None:
+    async def get(
+        self, proposal_id: uuid.UUID, actor: Actor, *, lock: bool = False
+    ) -> Proposal | None:
         stmt = visible_to(select(Proposal).where(Proposal.id == proposal_id), actor)
         if lock:
             stmt = stmt.with_for_update()

@@ -280,7 +280,8 @@ async def _assign_reference(ctx: EffectContext) -> None:
 @lifecycle.effect("proposal", "record_submission")
 async def _record_submission(ctx: EffectContext) -> None:
     proposal = ctx.subject
-    assert isinstance(proposal, Proposal) and proposal.reference is not None
+    assert isinstance(proposal, Proposal)
+    assert proposal.reference is not None
     assert ctx.actor.id is not None
     attachments = await ProposalRepository(ctx.session).attachments(proposal.id)
     content = canonical_content(proposal, ctx.facts["call"]["reference"], attachments)
