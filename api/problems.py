@@ -100,7 +100,8 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = list(errors)
-    body.update({k: v for k, v in extra.items() if v is not None})
+    # Extension members never overwrite the standard ones.
+    body.update({k: v for k, v in extra.items() if v is not None and k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -121,11 +122,21 @@ def _error_entry(
     }
 
 
-def _pydantic_entries(errors: Iterable[Any]) -> list[dict[str, Any]]:
+# Discriminated unions (e.g. transition bodies keyed by "trigger") put the tag in the error
+# location; clients think of the body's own fields, so it is taken out again.
+DISCRIMINATORS = ("trigger",)
+
+
+def _pydantic_entries(errors: Iterable[Any], body: Any = None) -> list[dict[str, Any]]:
     entries = []
+    tags = {body.get(d) for d in DISCRIMINATORS} if isinstance(body, dict) else set()
     for err in errors:
         # Never echo the input back: it may be huge, binary or hostile.
         loc = [p for p in err.get("loc", ()) if p is not None]
+        if len(loc) >= 2 and loc[0] == "body" and isinstance(loc[1], str) and loc[1] in tags:
+            del loc[1]
+        if err.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            loc.append(str((err.get("ctx") or {}).get("discriminator", "")).strip("'"))
         entries.append(
             _error_entry(loc, str(err.get("msg", "invalid")), str(err.get("type")), "body")
         )
@@ -158,7 +169,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        entries = _pydantic_entries(exc.errors())
+        entries = _pydantic_entries(exc.errors(), exc.body)
         return problem_response(
             request, status=422, slug="validation-error", title="The request is not valid",
             detail=f"{len(entries)} problem(s) with the request", errors=entries,

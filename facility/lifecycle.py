@@ -131,7 +131,7 @@ async def fire(
     except NotAvailable as exc:
         raise Conflict(
             f"{trigger!r} is not possible while the {engine.name} is {subject.status!r}",
-            status=subject.status,
+            state=subject.status,
             available_transitions=engine.available(subject.status, actor.role),
         ) from exc
     except RoleNotPermitted as exc:

@@ -47,8 +47,14 @@ class Account:
     id: uuid.UUID
     role: str
     email: str
-    headers: dict[str, str]
+    world: World
     organisation_id: uuid.UUID | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """A bearer token issued now (by the frozen clock), so moving the clock is harmless."""
+        token = self.world.svc.tokens.issue(self.id, self.role, self.world.clock.now()).token
+        return {"Authorization": f"Bearer {token}"}
 
 
 def call_body(clock: FrozenClock, **overrides: Any) -> dict[str, Any]:
@@ -131,10 +137,6 @@ class World:
         self.clock = clock
         self.svc = app.state.services
 
-    def _headers(self, user_id: uuid.UUID, role: str) -> dict[str, str]:
-        token = self.svc.tokens.issue(user_id, role, self.clock.now()).token
-        return {"Authorization": f"Bearer {token}"}
-
     async def staff(self, role: Role, *, language: str = "en") -> Account:
         email = f"{role.value}{next(_seq)}@example.org"
         async with self.svc.db.unit_of_work() as session:
@@ -143,7 +145,7 @@ class World:
                 full_name=f"Test {role.value}", role=role, preferred_language=language,
                 now=self.clock.now(),
             )  # fmt: skip
-        return Account(user.id, role.value, email, self._headers(user.id, role.value))
+        return Account(user.id, role.value, email, self)
 
     async def fund_manager(self) -> Account:
         return await self.staff(Role.fund_manager)
@@ -167,9 +169,7 @@ class World:
                               "country": country, "registration_number": f"REG-{n}"},
                 now=self.clock.now(),
             )  # fmt: skip
-        return Account(
-            user.id, "applicant", email, self._headers(user.id, "applicant"), user.organisation_id
-        )
+        return Account(user.id, "applicant", email, self, user.organisation_id)
 
     async def draft_call(self, manager: Account, **overrides: Any) -> dict[str, Any]:
         r = await self.client.post(

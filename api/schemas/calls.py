@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, Field
 
 from api.schemas.common import (
     Comment,
@@ -20,6 +20,7 @@ from api.schemas.common import (
     Reference,
     Slug,
     UniqueSlugs,
+    UtcDateTime,
 )
 from facility.reference_data import Priority
 
@@ -81,8 +82,8 @@ class CallCreateIn(InputModel):
     min_duration_months: Months
     max_duration_months: Months
     min_cofinancing_pct: Percent = Decimal(0)
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime | None = None
+    opens_at: UtcDateTime
+    closes_at: UtcDateTime | None = None
     eligible_countries: Countries
     eligible_org_types: OrgTypes
     priorities: Priorities
@@ -115,8 +116,8 @@ class CallUpdateIn(InputModel):
     min_duration_months: Months | None = None
     max_duration_months: Months | None = None
     min_cofinancing_pct: Percent | None = None
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    opens_at: UtcDateTime | None = None
+    closes_at: UtcDateTime | None = None
     eligible_countries: Countries | None = None
     eligible_org_types: OrgTypes | None = None
     priorities: Priorities | None = None
@@ -140,7 +141,7 @@ class PublishIn(_TransitionIn):
 
 class ExtendDeadlineIn(_TransitionIn):
     trigger: Literal["extend_deadline"]
-    closes_at: AwareDatetime = Field(description="The new deadline; only later than the current")
+    closes_at: UtcDateTime = Field(description="The new deadline; only later than the current")
 
 
 class CloseIn(_TransitionIn):

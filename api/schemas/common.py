@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 import uuid
+from datetime import UTC
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from facility.reference_data import IATI_ORGANISATION_TYPES, ISO_COUNTRIES
 
@@ -74,8 +75,16 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,38}[A-Z0-9]$")]
 CountryCode = Annotated[str, AfterValidator(_country)]
 OrganisationType = Annotated[int, AfterValidator(_org_type)]
-Money = Annotated[Decimal, Field(gt=0, le=Decimal("1000000000000"), decimal_places=2)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+Money = Annotated[
+    Decimal, Field(gt=0, le=Decimal("1000000000000"), decimal_places=2), AfterValidator(_cents)
+]
+Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2), AfterValidator(_cents)]
 Marker = Annotated[int, Field(ge=0, le=2, description="0 not targeted, 1 significant, 2 principal")]
 UniqueSlugs = Annotated[list[Slug], Field(max_length=30), AfterValidator(_unique)]
 Email = Annotated[
@@ -87,6 +96,8 @@ Email = Annotated[
     ),
 ]
 Language = Annotated[str, StringConstraints(pattern=r"^(en|ru)$")]
+# A time with an explicit offset, normalised to UTC on the way in.
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(UTC))]
 
 
 class InputModel(BaseModel):

@@ -78,7 +78,7 @@ async def update_call(
         raise Conflict(
             f"The call is {call.status}: its rules are frozen. Only the deadline can move "
             "(later), with the extend_deadline transition",
-            status=call.status,
+            state=call.status,
         )
     merged = {**spec_of(call), **changes}
     errors = call_problems(merged)

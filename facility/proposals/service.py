@@ -163,7 +163,7 @@ def ensure_editable(proposal: Proposal) -> None:
     if not lifecycle.is_editable(proposal):
         raise Conflict(
             f"The proposal is {proposal.status} and can no longer be edited",
-            status=proposal.status,
+            state=proposal.status,
         )
 
 
