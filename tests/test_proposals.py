@@ -4,8 +4,8 @@ withdrawal, visibility and history."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
