@@ -25,7 +25,9 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+workflows_app = typer.Typer(help="Workflow definitions.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(workflows_app, name="workflows")
 
 
 def _settings() -> Settings:
@@ -133,6 +135,15 @@ def users_create(
             typer.echo(f"  {'.'.join(map(str, err.loc))}: {err.detail}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"created {role.value} {email.strip().lower()}")
+
+
+@workflows_app.command("describe")
+def workflows_describe() -> None:
+    """Print the workflows as Markdown (the source of docs/workflows.md)."""
+    from workflows.describe import markdown
+    from workflows.registry import ENGINES
+
+    typer.echo(markdown([e.workflow for e in ENGINES.values()]), nl=False)
 
 
 @app.command("serve")

@@ -214,3 +214,12 @@ def test_imports_go_one_way() -> None:
     """api → facility → workflows; never back."""
     assert not _imports("workflows") & {"facility", "api", "sqlalchemy", "fastapi"}
     assert "api" not in _imports("facility")
+
+
+def test_workflow_docs_are_current() -> None:
+    from workflows.describe import markdown
+
+    expected = markdown([e.workflow for e in ENGINES.values()])
+    assert (ROOT / "docs" / "workflows.md").read_text() == expected, (
+        "run `facility workflows describe > docs/workflows.md`"
+    )
