@@ -15,7 +15,7 @@ from facility.attachments.storage import ContentStore
 from facility.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType
 from facility.lifecycle import Actor
 from facility.proposals.models import Proposal
-from facility.proposals.service import ensure_editable, get_proposal
+from facility.proposals.service import ensure_editable, get_proposal, touch
 
 
 async def add_attachment(
@@ -66,7 +66,7 @@ async def add_attachment(
         uploaded_at=now,
     )
     session.add(attachment)
-    proposal.updated_at = now  # the proposal's representation (and ETag) changes with it
+    touch(proposal, now)  # the proposal's representation (and ETag) changes with it
     await session.flush()
     return attachment
 
@@ -97,5 +97,5 @@ async def remove_attachment(
     if attachment.stage != proposal.stage:
         raise Conflict("Files submitted at an earlier stage are part of that submission")
     await session.delete(attachment)
-    proposal.updated_at = now
+    touch(proposal, now)
     await session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from facility import lifecycle
@@ -157,6 +158,13 @@ async def get_proposal(
     if proposal is None:
         raise NotFound("No such proposal")
     return proposal
+
+
+def touch(proposal: Proposal, now: datetime) -> None:
+    """Record a change to the proposal's representation (e.g. its files): the next flush
+    bumps the version, so its ETag changes even if the timestamp does not."""
+    proposal.updated_at = now
+    flag_modified(proposal, "updated_at")
 
 
 def ensure_editable(proposal: Proposal) -> None:
