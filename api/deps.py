@@ -114,7 +114,14 @@ AnyActor = Annotated[Actor, Depends(any_actor)]
 ApplicantActor = Annotated[Actor, Depends(require(Role.applicant))]
 FundManagerActor = Annotated[Actor, Depends(require(Role.fund_manager))]
 AdminActor = Annotated[Actor, Depends(require(Role.admin))]
-ProposalReader = Annotated[Actor, Depends(require(Role.applicant, Role.fund_manager))]
+EvaluatorActor = Annotated[Actor, Depends(require(Role.evaluator))]
+# Who may read proposals at all; which ones is decided per object (organisation, assignment).
+ProposalReader = Annotated[
+    Actor, Depends(require(Role.applicant, Role.evaluator, Role.fund_manager))
+]
+# Applicants and fund managers act on proposals and read their history; evaluators do not.
+ProposalParty = Annotated[Actor, Depends(require(Role.applicant, Role.fund_manager))]
+AssignmentReader = Annotated[Actor, Depends(require(Role.evaluator, Role.fund_manager))]
 
 
 def etag(version: int) -> str:

@@ -129,7 +129,11 @@ DISCRIMINATORS = ("trigger",)
 
 def _pydantic_entries(errors: Iterable[Any], body: Any = None) -> list[dict[str, Any]]:
     entries = []
-    tags = {body.get(d) for d in DISCRIMINATORS} if isinstance(body, dict) else set()
+    tags = (
+        {v for d in DISCRIMINATORS if isinstance(v := body.get(d), str)}
+        if isinstance(body, dict)
+        else set()
+    )
     for err in errors:
         # Never echo the input back: it may be huge, binary or hostile.
         loc = [p for p in err.get("loc", ()) if p is not None]

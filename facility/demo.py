@@ -83,6 +83,20 @@ def demo_call_fields(clock: Clock) -> dict[str, object]:
         "divergence_threshold_pct": Decimal("20.00"),
         "required_attachment_kinds": ["budget", "legal_entity_sheet", "declaration_of_honour"],
         "concept_note_attachment_kinds": [],
+        "screening_checklist": [
+            {
+                "id": "declaration_of_honour",
+                "label": "Declaration of honour signed",
+                "mandatory": True,
+            },
+            {"id": "registration_valid", "label": "Registration document valid", "mandatory": True},
+            {
+                "id": "budget_consistent",
+                "label": "Budget consistent with the narrative",
+                "mandatory": False,
+            },
+        ],
+        "evaluation_period_days": 14,
     }
 
 

@@ -10,6 +10,9 @@ DOMAIN_MODULES = (
     "facility.models",
     "facility.calls.service",
     "facility.proposals.service",
+    "facility.screening.service",
+    "facility.evaluation.assignments",
+    "facility.evaluation.service",
 )
 
 

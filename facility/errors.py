@@ -38,6 +38,11 @@ class Forbidden(DomainError):
     title = "Not allowed for your role"
 
 
+class DeclarationRequired(Forbidden):
+    slug = "declaration-required"
+    title = "Declare impartiality and confidentiality first"
+
+
 class Unauthenticated(DomainError):
     slug = "unauthenticated"
     title = "Authentication required"

@@ -1,9 +1,10 @@
 """Carry out workflow transitions on rows: the only code that changes a ``status``.
 
 One call to :func:`fire` does, inside the caller's transaction: ask the engine (role,
-availability, pure guards), run the transition's effects, write the new status with a
-version check (one winner when two requests race), append the audit event, and hand the
-event to subscribers (notifications) so their rows commit with it or not at all.
+availability, pure guards), move the subject to its new state, run the transition's effects
+(which see the new state), write it all with a version check (one winner when two requests
+race), append the audit event, and hand the event to subscribers (notifications) so their
+rows commit with it or not at all.
 """
 
 from __future__ import annotations
@@ -142,14 +143,14 @@ async def fire(
             detail=f"{trigger!r} refused: " + "; ".join(r.detail for r in exc.refusals),
         ) from exc
 
-    eff_ctx = EffectContext(session, subject, actor, now, trigger, payload, facts)
-    for name in decision.transition.effects:
-        await _effects[(engine.name, name)](eff_ctx)
-
+    # Effects see the subject in its new state; status and effects are flushed as one
+    # UPDATE carrying "WHERE version = <read version>": a concurrent change loses here.
     with status_writes_allowed():
         subject.status = decision.dest
+    eff_ctx = EffectContext(session, subject, actor, now, trigger, payload, facts)
     try:
-        # The UPDATE carries "WHERE version = <read version>": a concurrent change loses here.
+        for name in decision.transition.effects:
+            await _effects[(engine.name, name)](eff_ctx)
         await session.flush()
     except StaleDataError as exc:
         raise Conflict(f"The {engine.name} was changed by someone else; reload it") from exc

@@ -4,17 +4,24 @@ from facility.attachments.models import Attachment
 from facility.audit.models import AuditEvent
 from facility.calls.models import Call
 from facility.db.base import Base
+from facility.evaluation.models import Assignment, Evaluation, EvaluationResult, EvaluatorProfile
 from facility.identity.models import Organisation, User
 from facility.proposals.models import IdempotencyKey, Proposal, ProposalSubmission
+from facility.screening.models import Screening
 
 __all__ = [
+    "Assignment",
     "Attachment",
     "AuditEvent",
     "Base",
     "Call",
+    "Evaluation",
+    "EvaluationResult",
+    "EvaluatorProfile",
     "IdempotencyKey",
     "Organisation",
     "Proposal",
     "ProposalSubmission",
+    "Screening",
     "User",
 ]

@@ -241,3 +241,82 @@ class World:
 
 def money(value: str) -> Decimal:
     return Decimal(value)
+
+
+def full_evaluation(grid: dict[str, Any], level: int | dict[str, int] = 4, **overrides: Any) -> dict[str, Any]:
+    """A complete evaluation scoring every criterion ``level`` (or per-criterion levels)."""
+    scores = level if isinstance(level, dict) else {c["id"]: level for c in grid["criteria"]}
+    body: dict[str, Any] = {
+        "scores": scores,
+        "section_comments": {s["id"]: f"Comment on {s['id']}." for s in grid["sections"]},
+        "gender_marker": 1,
+        "gender_justification": "Women migrants are a deliberate target group.",
+        "climate_adaptation_marker": 0,
+        "climate_adaptation_justification": "No adaptation objective.",
+        "climate_mitigation_marker": 0,
+        "climate_mitigation_justification": "No mitigation objective.",
+        "primary_priority_confirmed": True,
+        "strengths": "Clear targeting.",
+        "weaknesses": "Thin sustainability plan.",
+        "recommendation": "recommended",
+    }
+    body.update(overrides)
+    return body
+
+
+async def evaluator_with_profile(
+    world: World,
+    *,
+    expertise: list[str] | None = None,
+    countries: list[str] | None = None,
+    affiliations: list[dict[str, str]] | None = None,
+) -> Account:
+    evaluator = await world.evaluator()
+    r = await world.client.put(
+        "/api/v1/me/evaluator-profile",
+        json={"expertise": expertise or [], "languages": ["en", "ru"],
+              "countries": countries or ["FR"], "affiliations": affiliations or []},
+        headers=evaluator.headers,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    return evaluator
+
+
+async def pass_screening(world: World, manager: Account, proposal_id: str) -> dict[str, Any]:
+    """Screen a submitted proposal with every checklist item passed, into evaluation."""
+    r = await world.client.put(
+        f"/api/v1/proposals/{proposal_id}/screening", json={"items": []}, headers=manager.headers
+    )
+    assert r.status_code == 200, r.text
+    items = [{"id": i["id"], "passed": True} for i in r.json()["checklist"]]
+    r = await world.client.put(
+        f"/api/v1/proposals/{proposal_id}/screening", json={"items": items}, headers=manager.headers
+    )
+    assert r.status_code == 200, r.text
+    r = await world.fire(manager, proposal_id, "pass_screening")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def assignment_of(world: World, evaluator: Account, proposal_id: str) -> dict[str, Any]:
+    queue = (await world.client.get("/api/v1/me/assignments", headers=evaluator.headers)).json()
+    [mine] = [a for a in queue if a["proposal_id"] == proposal_id and a["status"] != "recused"]
+    return mine
+
+
+async def declare_and_score(
+    world: World, evaluator: Account, assignment_id: str, evaluation: dict[str, Any]
+) -> httpx.Response:
+    r = await world.client.post(
+        f"/api/v1/assignments/{assignment_id}/declaration",
+        json={"conflict_of_interest": False, "statement": "No conflict; I keep it confidential."},
+        headers=evaluator.headers,
+    )
+    assert r.status_code == 200, r.text
+    r = await world.client.put(
+        f"/api/v1/assignments/{assignment_id}/evaluation", json=evaluation, headers=evaluator.headers
+    )
+    assert r.status_code == 200, r.text
+    return await world.client.post(
+        f"/api/v1/assignments/{assignment_id}/evaluation/submit", headers=evaluator.headers
+    )

@@ -428,7 +428,9 @@ async def test_evaluator_and_admin_are_refused(world: World, settings: Settings,
     other = await world.evaluator() if role == "evaluator" else await world.admin()
 
     assert (await world.attach(other, s.pid, content=PDF_2)).status_code == 403
-    assert (await world.client.get(att_url, headers=other.headers)).status_code == 403
+    # Evaluators may read a proposal's files, but only through an assignment: 404 without.
+    expected_read = 404 if role == "evaluator" else 403
+    assert (await world.client.get(att_url, headers=other.headers)).status_code == expected_read
     assert (await world.client.delete(att_url, headers=other.headers)).status_code == 403
     assert len(await attachments_of(world, s.applicant, s.pid)) == 1
     assert_store_holds(settings, PDF)

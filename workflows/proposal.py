@@ -18,6 +18,7 @@ from workflows.guards import GuardContext, GuardRegistry, Refusal
 guards = GuardRegistry()
 
 CONCEPT_NOTE = "concept_note"
+CENT = Decimal("0.01")
 FULL_APPLICATION = "full_application"
 
 # What must be filled in before a proposal can be submitted, per stage.
@@ -42,10 +43,20 @@ def _call(ctx: GuardContext) -> Mapping[str, Any]:
     return call
 
 
+def _invited(ctx: GuardContext) -> bool:
+    """A full application invited after a concept note has its own deadline."""
+    subject = ctx.subject
+    return (
+        subject["stage"] == FULL_APPLICATION and subject.get("full_application_due_at") is not None
+    )
+
+
 @guards.register
 def call_accepts_submissions(ctx: GuardContext) -> Iterator[Refusal]:
     status = _call(ctx)["status"]
-    if status != "published":
+    # Invited full applications are accepted after the call closed to new concept notes.
+    accepting = ("published", "closed") if _invited(ctx) else ("published",)
+    if status not in accepting:
         yield Refusal("call_not_open", f"The call is {status} and accepts no submissions")
 
 
@@ -54,15 +65,34 @@ def within_submission_window(ctx: GuardContext) -> Iterator[Refusal]:
     """Deadlines are kept to the second, by the server's clock."""
     call = _call(ctx)
     now = ctx.now.replace(microsecond=0)
-    opens_at: datetime = call["opens_at"]
-    closes_at: datetime | None = call["closes_at"]
-    if now < opens_at.replace(microsecond=0):
+    opens_at: datetime | None = None if _invited(ctx) else call["opens_at"]
+    closes_at: datetime | None = (
+        ctx.subject["full_application_due_at"] if _invited(ctx) else call["closes_at"]
+    )
+    if opens_at is not None and now < opens_at.replace(microsecond=0):
         yield Refusal("before_opening", f"The call opens at {opens_at.isoformat()}")
     if closes_at is not None and now > closes_at.replace(microsecond=0):
         late = int((now - closes_at.replace(microsecond=0)).total_seconds())
         yield Refusal(
             "deadline_passed",
             f"The deadline was {closes_at.isoformat()}; this submission is {late} s late",
+        )
+
+
+@guards.register
+def amount_within_concept_note_range(ctx: GuardContext) -> Iterator[Refusal]:
+    """PRAG: the full application may not ask for more than 20 % more or less than the
+    concept note did."""
+    before: Decimal | None = ctx.subject.get("concept_note_amount")
+    amount: Decimal | None = ctx.subject.get("requested_amount")
+    if before is None or amount is None:
+        return
+    low, high = (before * Decimal("0.8")).quantize(CENT), (before * Decimal("1.2")).quantize(CENT)
+    if not low <= amount <= high:
+        yield Refusal(
+            "amount_outside_concept_note_range",
+            f"The requested amount must stay within 20 % of the concept note's ({low}–{high})",
+            ("requested_amount",),
         )
 
 
@@ -201,6 +231,65 @@ def reasons_given(ctx: GuardContext) -> Iterator[Refusal]:
         yield Refusal("reasons_required", "At least one reason is required", ("reasons",))
 
 
+@guards.register
+def screening_complete(ctx: GuardContext) -> Iterator[Refusal]:
+    screening = ctx.facts["screening"]
+    for i, item in enumerate(screening["checklist"]):
+        if item.get("passed") is None:
+            yield Refusal(
+                "checklist_item_open",
+                f"Checklist item {item['id']!r} has no result yet",
+                ("screening", "checklist", i),
+            )
+
+
+@guards.register
+def no_failed_mandatory_item(ctx: GuardContext) -> Iterator[Refusal]:
+    screening = ctx.facts["screening"]
+    for i, check in enumerate(screening["automatic_checks"]):
+        if not check["passed"]:
+            yield Refusal(
+                "automatic_check_failed",
+                f"The automatic check {check['id']!r} failed: " + "; ".join(check["details"]),
+                ("screening", "automatic_checks", i),
+            )
+    for i, item in enumerate(screening["checklist"]):
+        if item.get("mandatory") and item.get("passed") is False:
+            yield Refusal(
+                "mandatory_item_failed",
+                f"The mandatory item {item['id']!r} failed: {item.get('note') or ''}".rstrip(": "),
+                ("screening", "checklist", i),
+            )
+
+
+@guards.register
+def concept_note_stage(ctx: GuardContext) -> Iterator[Refusal]:
+    if ctx.subject["stage"] != CONCEPT_NOTE:
+        yield Refusal("not_a_concept_note", "Only concept notes are shortlisted")
+
+
+@guards.register
+def within_shortlist_cut(ctx: GuardContext) -> Iterator[Refusal]:
+    row = ctx.facts.get("ranking_row")
+    if row is None or not row["within_cut"]:
+        yield Refusal(
+            "below_shortlist_cut",
+            "The concept note is below the pre-selection cut (cumulative requests above "
+            f"{ctx.facts.get('cut_percent', 200)} % of the envelope)",
+        )
+
+
+@guards.register
+def full_application_deadline_ahead(ctx: GuardContext) -> Iterator[Refusal]:
+    due: datetime | None = ctx.payload.get("full_application_due_at")
+    if due is None or due <= ctx.now:
+        yield Refusal(
+            "deadline_passed",
+            "The full application's deadline must be in the future",
+            ("full_application_due_at",),
+        )
+
+
 PROPOSAL = Workflow(
     name="proposal",
     description="A proposal answering a call for proposals, from draft to award.",
@@ -228,6 +317,7 @@ PROPOSAL = Workflow(
                 "call_accepts_submissions", "within_submission_window", "proposal_complete",
                 "within_call_limits", "applicant_eligible", "countries_eligible",
                 "priority_in_scope", "required_attachments_present",
+                "amount_within_concept_note_range",
             ],
             effects=["assign_reference", "record_submission"],
             event="proposal.submitted",
@@ -239,18 +329,22 @@ PROPOSAL = Workflow(
              "shortlisted", "reserve"],
             "withdrawn",
             roles=[APPLICANT],
+            effects=["withdraw_open_assignments"],
             event="proposal.withdrawn",
             description="The applicant withdraws the proposal.",
         ),
         transition(
             "start_screening", "submitted", "screening",
             roles=[FUND_MANAGER, SYSTEM],
+            effects=["open_screening"],
             event="proposal.screening_started",
             description="Begin the administrative and eligibility checks.",
         ),
         transition(
             "pass_screening", "screening", "evaluation",
             roles=[FUND_MANAGER],
+            guards=["screening_complete", "no_failed_mandatory_item"],
+            effects=["close_screening"],
             event="proposal.screening_passed",
             description="Every mandatory check passed; the proposal goes to evaluators.",
         ),
@@ -258,6 +352,7 @@ PROPOSAL = Workflow(
             "fail_screening", "screening", "ineligible",
             roles=[FUND_MANAGER],
             guards=["reasons_given"],
+            effects=["close_screening"],
             event="proposal.ineligible",
             description="The proposal is ineligible or incomplete; reasons are required.",
             applicant_visible=["reasons"],
@@ -265,18 +360,21 @@ PROPOSAL = Workflow(
         transition(
             "request_arbitration", "evaluation", "arbitration",
             roles=[SYSTEM],
+            effects=["assign_arbitrator"],
             event="proposal.arbitration_requested",
             description="The evaluators' totals diverge beyond the call's threshold.",
         ),
         transition(
             "complete_evaluation", ["evaluation", "arbitration"], "evaluated",
             roles=[SYSTEM],
+            effects=["record_result"],
             event="proposal.evaluated",
             description="Consolidated score at or above every threshold.",
         ),
         transition(
             "reject_on_score", ["evaluation", "arbitration"], "rejected",
             roles=[SYSTEM],
+            effects=["record_result"],
             event="proposal.rejected",
             description="Consolidated score below a section threshold or the pass mark.",
             applicant_visible=["reasons", "scores"],
@@ -284,14 +382,18 @@ PROPOSAL = Workflow(
         transition(
             "shortlist", "evaluated", "shortlisted",
             roles=[FUND_MANAGER],
+            guards=["concept_note_stage", "within_shortlist_cut"],
             event="proposal.shortlisted",
             description="Pre-select the concept note for a full application.",
         ),
         transition(
             "invite_full_application", "shortlisted", "draft",
             roles=[FUND_MANAGER],
+            guards=["full_application_deadline_ahead"],
+            effects=["open_full_application_stage"],
             event="proposal.invited_full_application",
             description="Invite the full application; the concept note stays as submitted.",
+            applicant_visible=["full_application_due_at"],
         ),
         transition(
             "award", "evaluated", "awarded",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows import call, proposal
+from workflows import assignment, call, proposal
 from workflows.engine import WorkflowEngine
 
 ENGINES: dict[str, WorkflowEngine] = {
@@ -10,6 +10,7 @@ ENGINES: dict[str, WorkflowEngine] = {
     for engine in (
         WorkflowEngine(call.CALL, call.guards),
         WorkflowEngine(proposal.PROPOSAL, proposal.guards),
+        WorkflowEngine(assignment.ASSIGNMENT, assignment.guards),
     )
 }
 

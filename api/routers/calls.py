@@ -41,6 +41,8 @@ def _fields(body: CallCreateIn | CallUpdateIn) -> dict[str, Any]:
     for grid in ("concept_note_grid", "evaluation_grid"):
         if grid in data:
             data[grid] = _grid(data[grid])
+    if data.get("screening_checklist") is not None:
+        data["screening_checklist"] = [i.model_dump() for i in body.screening_checklist or []]
     if "priorities" in data and data["priorities"] is not None:
         data["priorities"] = [str(p) for p in data["priorities"]]
     return data
@@ -81,6 +83,7 @@ async def create_call(
     data["concept_note_grid"] = _grid(body.concept_note_grid)
     data["evaluation_grid"] = _grid(body.evaluation_grid)
     data["priorities"] = [str(p) for p in body.priorities]
+    data["screening_checklist"] = [i.model_dump() for i in body.screening_checklist]
     call = await service.create_call(session, actor, data, now)
     response.headers["Location"] = f"{router.prefix}/{call.id}"
     response.headers["ETag"] = etag(call.version)

@@ -11,6 +11,7 @@ from api.deps import (
     ApplicantActor,
     ExpectedVersion,
     Now,
+    ProposalParty,
     ProposalReader,
     ServicesDep,
     Session,
@@ -127,7 +128,7 @@ async def get_proposal(
 async def update_proposal(
     proposal_id: uuid.UUID,
     body: ProposalFieldsIn,
-    actor: ProposalReader,
+    actor: ProposalParty,
     version: ExpectedVersion,
     session: Session,
     now: Now,
@@ -148,7 +149,7 @@ async def update_proposal(
 async def transition_proposal(
     proposal_id: uuid.UUID,
     body: Annotated[ProposalTransitionIn, Body()],
-    actor: ProposalReader,
+    actor: ProposalParty,
     session: Session,
     now: Now,
     response: Response,
@@ -167,7 +168,7 @@ async def transition_proposal(
     summary="The proposal's audit trail (applicants see their side of it)",
 )
 async def proposal_history(
-    proposal_id: uuid.UUID, actor: ProposalReader, session: Session
+    proposal_id: uuid.UUID, actor: ProposalParty, session: Session
 ) -> list[HistoryEntryOut]:
     return [history_out(e) for e in await history(session, actor, proposal_id)]
 

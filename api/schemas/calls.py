@@ -50,6 +50,22 @@ class GridCriterionIn(InputModel):
     weight: Decimal = Field(default=Decimal(1), gt=0, le=100, decimal_places=2)
 
 
+class ChecklistItemIn(InputModel):
+    id: Slug
+    label: Name
+    mandatory: bool = Field(default=True, description="A failed mandatory item blocks passing")
+
+
+def _unique_ids(items: list[ChecklistItemIn]) -> list[ChecklistItemIn]:
+    if len({i.id for i in items}) != len(items):
+        raise ValueError("checklist item ids must be unique")
+    return items
+
+
+Checklist = Annotated[list[ChecklistItemIn], Field(max_length=30), AfterValidator(_unique_ids)]
+EvaluationDays = Annotated[int, Field(ge=1, le=90)]
+
+
 class GridIn(InputModel):
     sections: list[GridSectionIn] = Field(min_length=1, max_length=20)
     criteria: list[GridCriterionIn] = Field(min_length=1, max_length=100)
@@ -96,6 +112,12 @@ class CallCreateIn(InputModel):
     )
     required_attachment_kinds: UniqueSlugs = Field(default_factory=list)
     concept_note_attachment_kinds: UniqueSlugs = Field(default_factory=list)
+    screening_checklist: Checklist = Field(
+        default_factory=list, description="Manual screening items, e.g. a signed declaration"
+    )
+    evaluation_period_days: EvaluationDays = Field(
+        default=14, description="Days an evaluator has from assignment to submission"
+    )
 
 
 NOT_NULLABLE = frozenset(CallCreateIn.model_fields) - {"closes_at", "concept_note_grid"}
@@ -129,6 +151,8 @@ class CallUpdateIn(InputModel):
     )
     required_attachment_kinds: UniqueSlugs | None = None
     concept_note_attachment_kinds: UniqueSlugs | None = None
+    screening_checklist: Checklist | None = None
+    evaluation_period_days: EvaluationDays | None = None
 
 
 class _TransitionIn(InputModel):
@@ -161,6 +185,12 @@ CallTransitionIn = Annotated[
     PublishIn | ExtendDeadlineIn | CloseIn | FinaliseIn | CancelIn,
     Field(discriminator="trigger"),
 ]
+
+
+class ChecklistItemOut(OutputModel):
+    id: str
+    label: str
+    mandatory: bool
 
 
 class GridSectionOut(OutputModel):
@@ -215,6 +245,8 @@ class CallOut(OutputModel):
     divergence_threshold_pct: Decimal
     required_attachment_kinds: list[str]
     concept_note_attachment_kinds: list[str]
+    screening_checklist: list[ChecklistItemOut]
+    evaluation_period_days: int
     published_at: datetime | None
     version: int
     available_transitions: list[str] = Field(description="Triggers you may fire now")

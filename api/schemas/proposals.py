@@ -16,6 +16,7 @@ from api.schemas.common import (
     Name,
     OutputModel,
     Paragraph,
+    UtcDateTime,
 )
 from facility.reference_data import Priority
 
@@ -119,7 +120,50 @@ class WithdrawIn(_TransitionIn):
     trigger: Literal["withdraw"]
 
 
-ProposalTransitionIn = Annotated[SubmitIn | WithdrawIn, Field(discriminator="trigger")]
+Reasons = Annotated[
+    list[Paragraph],
+    Field(min_length=1, max_length=20, description="Shown to the applicant"),
+]
+
+
+class StartScreeningIn(_TransitionIn):
+    trigger: Literal["start_screening"]
+
+
+class PassScreeningIn(_TransitionIn):
+    trigger: Literal["pass_screening"]
+
+
+class FailScreeningIn(_TransitionIn):
+    trigger: Literal["fail_screening"]
+    reasons: Reasons
+
+
+class ShortlistIn(_TransitionIn):
+    trigger: Literal["shortlist"]
+
+
+class InviteFullApplicationIn(_TransitionIn):
+    trigger: Literal["invite_full_application"]
+    full_application_due_at: UtcDateTime = Field(description="Deadline of the full application")
+
+
+class RejectIn(_TransitionIn):
+    trigger: Literal["reject"]
+    reasons: Reasons
+
+
+ProposalTransitionIn = Annotated[
+    SubmitIn
+    | WithdrawIn
+    | StartScreeningIn
+    | PassScreeningIn
+    | FailScreeningIn
+    | ShortlistIn
+    | InviteFullApplicationIn
+    | RejectIn,
+    Field(discriminator="trigger"),
+]
 
 # Triggers a client can fire through the API (the rest are the facility's own).
 PROPOSAL_TRIGGERS = frozenset(
@@ -199,6 +243,8 @@ class ProposalOut(OutputModel):
     receipt: ReceiptOut | None
     attachments: list[AttachmentOut]
     available_transitions: list[str]
+    full_application_due_at: datetime | None
+    concept_note_amount: Decimal | None
     created_at: datetime
     updated_at: datetime
 

@@ -36,6 +36,7 @@ class Call(Stateful, Base):
         ),
         CheckConstraint("closes_at IS NULL OR closes_at > opens_at", name="window_order"),
         CheckConstraint("submission_seq >= 0", name="submission_seq_non_negative"),
+        CheckConstraint("evaluation_period_days >= 1", name="evaluation_period_positive"),
     )
     workflow_name = CALL.name
     initial_status = CALL.initial
@@ -63,6 +64,10 @@ class Call(Stateful, Base):
     divergence_threshold_pct: Mapped[Decimal] = mapped_column(Hundredths())
     required_attachment_kinds: Mapped[list[str]] = mapped_column(JSONType)
     concept_note_attachment_kinds: Mapped[list[str]] = mapped_column(JSONType)
+    # Manual screening items: [{"id", "label", "mandatory"}].
+    screening_checklist: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # Days an evaluator has from assignment to submitted evaluation.
+    evaluation_period_days: Mapped[int] = mapped_column(default=14)
     # Last proposal reference number handed out; bumped under the row lock at submission.
     submission_seq: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

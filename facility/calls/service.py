@@ -24,6 +24,7 @@ SPEC_FIELDS = (
     "min_cofinancing_pct", "opens_at", "closes_at", "eligible_countries", "eligible_org_types",
     "priorities", "concept_note_grid", "evaluation_grid", "evaluators_per_proposal",
     "divergence_threshold_pct", "required_attachment_kinds", "concept_note_attachment_kinds",
+    "screening_checklist", "evaluation_period_days",
 )  # fmt: skip
 
 

@@ -57,6 +57,10 @@ class Proposal(Stateful, Base):
     climate_mitigation_justification: Mapped[str | None] = mapped_column(Text)
     logframe: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
+    # Set when a concept note is invited to a full application (two-stage calls).
+    full_application_due_at: Mapped[datetime | None]
+    concept_note_amount: Mapped[Decimal | None] = mapped_column(Hundredths())
+
     submitted_at: Mapped[datetime | None]
     content_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]

@@ -4,10 +4,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from facility.attachments.models import Attachment
+from facility.evaluation.models import Assignment
 from facility.lifecycle import Actor
 from facility.proposals.models import IdempotencyKey, Proposal, ProposalSubmission
 
@@ -16,11 +17,22 @@ _S = TypeVar("_S", bound=Select[Any])
 
 def visible_to(stmt: _S, actor: Actor) -> _S:
     """Restrict a proposal query to what ``actor`` may see: applicants their organisation's,
-    fund managers everything, everyone else nothing (object checks answer 404)."""
+    evaluators those they are assigned to (and declared for), fund managers everything,
+    anyone else nothing (object checks answer 404)."""
     if actor.role == "fund_manager":
         return stmt
     if actor.role == "applicant" and actor.organisation_id is not None:
         return stmt.where(Proposal.organisation_id == actor.organisation_id)
+    if actor.role == "evaluator":
+        # Only through an assignment at the proposal's current stage, once declared.
+        return stmt.where(
+            exists().where(
+                Assignment.proposal_id == Proposal.id,
+                Assignment.evaluator_id == actor.id,
+                Assignment.stage == Proposal.stage,
+                Assignment.status.in_(("active", "submitted")),
+            )
+        )
     return stmt.where(Proposal.id.is_(None))
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,12 +24,14 @@ from facility.calls.models import Call
 from facility.calls.repository import CallRepository
 from facility.errors import (
     Conflict,
+    DeclarationRequired,
     FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
     PreconditionFailed,
 )
+from facility.evaluation.models import Assignment
 from facility.identity.models import Organisation
 from facility.ids import new_id
 from facility.lifecycle import Actor, EffectContext
@@ -40,6 +44,35 @@ from workflows.proposal import CONCEPT_NOTE, FULL_APPLICATION
 class IdempotencyKeyReused(InvalidInput):
     slug = "idempotency-key-reused"
     title = "The Idempotency-Key was used for a different request"
+
+
+# What the concept note was assessed on may not change in the full application (PRAG).
+LOCKED_AFTER_CONCEPT_NOTE = (
+    "title", "summary", "primary_priority", "secondary_priorities", "country_shares",
+)  # fmt: skip
+
+
+def _full_application_problems(proposal: Proposal, changes: Mapping[str, Any]) -> list[FieldError]:
+    if proposal.concept_note_amount is None:
+        return []
+    errors = [
+        FieldError((name,), "Locked: the concept note was assessed on it", "locked")
+        for name in LOCKED_AFTER_CONCEPT_NOTE
+        if name in changes and changes[name] != getattr(proposal, name)
+    ]
+    amount = changes.get("requested_amount")
+    if amount is not None:
+        low = (proposal.concept_note_amount * Decimal("0.8")).quantize(Decimal("0.01"))
+        high = (proposal.concept_note_amount * Decimal("1.2")).quantize(Decimal("0.01"))
+        if not low <= amount <= high:
+            errors.append(
+                FieldError(
+                    ("requested_amount",),
+                    f"Must stay within 20 % of the concept note's amount ({low}–{high})",
+                    "out_of_range",
+                )
+            )
+    return errors
 
 
 def _draft_problems(fields: Mapping[str, Any]) -> list[FieldError]:
@@ -156,8 +189,27 @@ async def get_proposal(
 ) -> Proposal:
     proposal = await ProposalRepository(session).get(proposal_id, actor, lock=lock)
     if proposal is None:
+        if actor.role == "evaluator" and await _undeclared(session, actor, proposal_id):
+            raise DeclarationRequired(
+                "Declare impartiality and confidentiality for this assignment before reading "
+                "the proposal: POST /api/v1/assignments/{id}/declaration"
+            )
         raise NotFound("No such proposal")
     return proposal
+
+
+async def _undeclared(session: AsyncSession, actor: Actor, proposal_id: uuid.UUID) -> bool:
+    stmt = (
+        select(Assignment.id)
+        .join(Proposal, Proposal.id == Assignment.proposal_id)
+        .where(
+            Assignment.proposal_id == proposal_id,
+            Assignment.evaluator_id == actor.id,
+            Assignment.stage == Proposal.stage,
+            Assignment.status == "assigned",
+        )
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 def touch(proposal: Proposal, now: datetime) -> None:
@@ -197,7 +249,7 @@ async def update_proposal(
         "secondary_priorities": proposal.secondary_priorities,
         **changes,
     }
-    errors = _draft_problems(merged)
+    errors = _draft_problems(merged) + _full_application_problems(proposal, changes)
     if errors:
         raise InvalidInput(errors)
     changed = sorted(k for k, v in changes.items() if getattr(proposal, k) != v)
@@ -216,18 +268,41 @@ async def update_proposal(
     return proposal
 
 
+FactProvider = Callable[[AsyncSession, Proposal], Awaitable[dict[str, Any]]]
+_fact_providers: dict[str, list[FactProvider]] = defaultdict(list)
+
+
+def facts_for(*triggers: str) -> Callable[[FactProvider], FactProvider]:
+    """Register what a trigger's guards need to read besides the proposal (other domain
+    areas register theirs, e.g. the screening for pass_screening)."""
+
+    def register(fn: FactProvider) -> FactProvider:
+        for trigger in triggers:
+            _fact_providers[trigger].append(fn)
+        return fn
+
+    return register
+
+
 async def guard_facts(session: AsyncSession, proposal: Proposal, trigger: str) -> dict[str, Any]:
     """What the proposal workflow's guards read besides the proposal itself."""
     call = await session.get(Call, proposal.call_id)
     assert call is not None
     facts: dict[str, Any] = {"call": lifecycle.snapshot(call)}
-    if trigger == "submit":
-        org = await session.get(Organisation, proposal.organisation_id)
-        assert org is not None
-        facts["organisation"] = {"iati_type": org.iati_type, "country": org.country}
-        attachments = await ProposalRepository(session).attachments(proposal.id)
-        facts["attachment_kinds"] = {a.kind for a in attachments if a.stage == proposal.stage}
+    for provider in _fact_providers[trigger]:
+        facts.update(await provider(session, proposal))
     return facts
+
+
+@facts_for("submit", "start_screening")
+async def _applicant_facts(session: AsyncSession, proposal: Proposal) -> dict[str, Any]:
+    org = await session.get(Organisation, proposal.organisation_id)
+    assert org is not None
+    attachments = await ProposalRepository(session).attachments(proposal.id)
+    return {
+        "organisation": {"iati_type": org.iati_type, "country": org.country},
+        "attachment_kinds": {a.kind for a in attachments if a.stage == proposal.stage},
+    }
 
 
 async def transition_proposal(
@@ -314,3 +389,17 @@ async def _record_submission(ctx: EffectContext) -> None:
         submitted_at=ctx.now,
         content_hash=digest,
     )
+
+
+@lifecycle.effect("proposal", "open_full_application_stage")
+async def _open_full_application_stage(ctx: EffectContext) -> None:
+    """The concept note stays frozen in its submission; the proposal becomes a draft full
+    application with its own deadline and the concept note's amount as the ±20 % anchor."""
+    proposal = ctx.subject
+    assert isinstance(proposal, Proposal)
+    proposal.concept_note_amount = proposal.requested_amount
+    proposal.stage = FULL_APPLICATION
+    proposal.full_application_due_at = ctx.payload["full_application_due_at"]
+    proposal.submitted_at = None
+    proposal.content_hash = None
+    proposal.updated_at = ctx.now

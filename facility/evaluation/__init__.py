@@ -1,0 +1,2 @@
+"""Independent evaluation: evaluator profiles, assignments, declarations, scoring,
+consolidation and ranking."""

@@ -1,0 +1,1 @@
+"""Screening: the administrative and eligibility check of a submitted proposal."""
