@@ -243,7 +243,9 @@ def money(value: str) -> Decimal:
     return Decimal(value)
 
 
-def full_evaluation(grid: dict[str, Any], level: int | dict[str, int] = 4, **overrides: Any) -> dict[str, Any]:
+def full_evaluation(
+    grid: dict[str, Any], level: int | dict[str, int] = 4, **overrides: Any
+) -> dict[str, Any]:
     """A complete evaluation scoring every criterion ``level`` (or per-criterion levels)."""
     scores = level if isinstance(level, dict) else {c["id"]: level for c in grid["criteria"]}
     body: dict[str, Any] = {
@@ -314,7 +316,9 @@ async def declare_and_score(
     )
     assert r.status_code == 200, r.text
     r = await world.client.put(
-        f"/api/v1/assignments/{assignment_id}/evaluation", json=evaluation, headers=evaluator.headers
+        f"/api/v1/assignments/{assignment_id}/evaluation",
+        json=evaluation,
+        headers=evaluator.headers,
     )
     assert r.status_code == 200, r.text
     return await world.client.post(

@@ -21,7 +21,9 @@ CHECKLIST = [
 ]
 
 
-async def _in_evaluation(world: World, **call: Any) -> tuple[Account, dict[str, Any], Account, dict[str, Any]]:
+async def _in_evaluation(
+    world: World, **call: Any
+) -> tuple[Account, dict[str, Any], Account, dict[str, Any]]:
     fm = await world.fund_manager()
     c = await world.call(fm, screening_checklist=CHECKLIST, **call)
     applicant = await world.applicant(country="KG")
@@ -38,14 +40,22 @@ async def test_two_evaluators_agree_and_the_proposal_is_evaluated(world: World) 
     assert r.status_code == 200, r.text
     assert len(r.json()["created"]) == 2
     grid = prag_full_application_grid()
-    ra = await declare_and_score(world, a, (await assignment_of(world, a, proposal["id"]))["id"], full_evaluation(grid, 4))
+    ra = await declare_and_score(
+        world, a, (await assignment_of(world, a, proposal["id"]))["id"], full_evaluation(grid, 4)
+    )
     assert ra.status_code == 200, ra.text
     assert ra.json()["total"] == "80.00"
-    rb = await declare_and_score(world, b, (await assignment_of(world, b, proposal["id"]))["id"], full_evaluation(grid, 3))
+    rb = await declare_and_score(
+        world, b, (await assignment_of(world, b, proposal["id"]))["id"], full_evaluation(grid, 3)
+    )
     assert rb.status_code == 200, rb.text
     got = (await world.client.get(f"/api/v1/proposals/{proposal['id']}", headers=fm.headers)).json()
     assert got["status"] == "evaluated"
-    results = (await world.client.get(f"/api/v1/proposals/{proposal['id']}/results", headers=fm.headers)).json()
+    results = (
+        await world.client.get(f"/api/v1/proposals/{proposal['id']}/results", headers=fm.headers)
+    ).json()
     assert results[0]["total"] == "70.00"
-    ranking = (await world.client.get(f"/api/v1/calls/{call['id']}/ranking", headers=fm.headers)).json()
+    ranking = (
+        await world.client.get(f"/api/v1/calls/{call['id']}/ranking", headers=fm.headers)
+    ).json()
     assert [r["proposal_id"] for r in ranking["rows"]] == [proposal["id"]]
