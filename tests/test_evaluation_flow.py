@@ -33,7 +33,7 @@ async def _in_evaluation(
 
 
 async def test_two_evaluators_agree_and_the_proposal_is_evaluated(world: World) -> None:
-    fm, call, applicant, proposal = await _in_evaluation(world)
+    fm, call, _applicant, proposal = await _in_evaluation(world)
     a = await evaluator_with_profile(world, expertise=["migration_mobility"])
     b = await evaluator_with_profile(world, expertise=["trafficking"])
     r = await world.client.post(f"/api/v1/calls/{call['id']}/assignments/auto", headers=fm.headers)
