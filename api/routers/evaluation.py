@@ -35,7 +35,7 @@ from facility.calls.models import Call
 from facility.errors import NotFound
 from facility.evaluation import assignments, service
 from facility.evaluation.models import Assignment
-from facility.evaluation.repository import EvaluationRepository
+from facility.evaluation.repository import OPEN, EvaluationRepository
 from facility.identity.models import User
 from facility.lifecycle import Actor
 from facility.proposals.models import Proposal
@@ -96,7 +96,7 @@ async def put_profile(
 )
 async def list_evaluators(actor: FundManagerActor, session: Session) -> list[EvaluatorOut]:
     repo = EvaluationRepository(session)
-    loads = await repo.loads()
+    loads = await repo.loads(statuses=OPEN)
     return [
         EvaluatorOut(
             id=user.id,
@@ -269,21 +269,18 @@ async def proposal_evaluations(
     proposal_id: uuid.UUID, actor: FundManagerActor, session: Session, now: Now
 ) -> list[StaffEvaluationOut]:
     rows = await service.evaluations_of_proposal(session, actor, proposal_id)
-    call_grids: dict[uuid.UUID, object] = {}
     out = []
     for assignment, evaluation in rows:
-        _, _, grid = await service.evaluation_of(session, actor, assignment.id)
-        call_grids[assignment.call_id] = grid
+        call = await session.get(Call, assignment.call_id)
+        assert call is not None
+        grid = service.grid_for(call, assignment.stage)
+        missing = service.submit_problems(grid, evaluation)
         out.append(
             StaffEvaluationOut(
                 assignment=assignment_staff_out(
                     assignment, await _evaluator(session, assignment), now
                 ),
-                evaluation=evaluation_out(
-                    assignment, evaluation, service.submit_problems(grid, evaluation)
-                )
-                if evaluation
-                else None,
+                evaluation=evaluation_out(assignment, evaluation, missing) if evaluation else None,
             )
         )
     return out

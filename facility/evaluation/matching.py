@@ -4,16 +4,15 @@ Rules: an evaluator is never assigned to an organisation they are affiliated wit
 applicant from a country they are a national or resident of (a fund manager may override
 either, with a recorded justification, when assigning by hand).
 
-Balance: slots are handed out in rounds. In each round only the evaluators with the lowest
-load take one slot each, so loads never differ by more than one unless the conflict rules
-leave no choice. Evaluators with a matching slot take their turn first; each takes, in order
-of preference: a slot whose
-proposal's primary priority is in their expertise, then the slot with the fewest eligible
-evaluators (the hardest to fill), then the earliest proposal.
+Balance and expertise: see :func:`assign`, a min-cost flow that fills every place the rules
+allow, keeps loads within one of each other unless the rules leave no choice, and among the
+balanced fills prefers evaluators whose expertise covers the proposal's primary priority.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -57,51 +56,103 @@ def conflicts(evaluator: Evaluator, applicant: Applicant) -> list[str]:
     return reasons
 
 
+class _FlowGraph:
+    """A small min-cost flow network (successive shortest paths, Dijkstra with potentials;
+    every cost is non-negative, so the potentials start at zero)."""
+
+    def __init__(self, size: int) -> None:
+        # Per node: edges as [to, capacity, cost, index of the reverse edge].
+        self.edges: list[list[list[int]]] = [[] for _ in range(size)]
+
+    def add(self, frm: int, to: int, capacity: int, cost: int) -> tuple[int, int]:
+        self.edges[frm].append([to, capacity, cost, len(self.edges[to])])
+        self.edges[to].append([frm, 0, -cost, len(self.edges[frm]) - 1])
+        return frm, len(self.edges[frm]) - 1
+
+    def flow(self, source: int, sink: int) -> None:
+        size = len(self.edges)
+        potential = [0] * size
+        while True:
+            dist: list[float] = [math.inf] * size
+            back: list[tuple[int, int] | None] = [None] * size
+            dist[source] = 0
+            heap = [(0.0, source)]
+            while heap:
+                d, node = heapq.heappop(heap)
+                if d > dist[node]:
+                    continue
+                for index, (to, capacity, cost, _) in enumerate(self.edges[node]):
+                    step = d + cost + potential[node] - potential[to]
+                    if capacity > 0 and step < dist[to]:
+                        dist[to] = step
+                        back[to] = (node, index)
+                        heapq.heappush(heap, (step, to))
+            if dist[sink] == math.inf:
+                return
+            for node in range(size):
+                if dist[node] < math.inf:
+                    potential[node] += int(dist[node])
+            node = sink
+            while node != source:  # every augmenting path carries one unit here
+                prev = back[node]
+                assert prev is not None
+                frm, index = prev
+                edge = self.edges[frm][index]
+                edge[1] -= 1
+                self.edges[node][edge[3]][1] += 1
+                node = frm
+
+    def used(self, handle: tuple[int, int]) -> bool:
+        frm, index = handle
+        return self.edges[frm][index][1] == 0
+
+
 def assign(
     evaluators: Sequence[Evaluator],
     loads: dict[uuid.UUID, int],
     slots: Iterable[Slot],
 ) -> list[tuple[Slot, Evaluator]]:
-    """Fill as many slots as the rules allow. ``slots`` may hold several slots for one
-    proposal; a proposal never gets the same evaluator twice."""
-    open_slots = list(slots)
-    load = {e.id: loads.get(e.id, 0) for e in evaluators}
-    taken = {s.proposal_id: set(s.taken_by) for s in open_slots}
-    chosen: list[tuple[Slot, Evaluator]] = []
+    """Fill as many slots as the rules allow, as evenly as the rules allow, with as many
+    experts as that leaves room for. ``slots`` may hold several places of one proposal; a
+    proposal never gets the same evaluator twice.
 
-    def can_take(e: Evaluator, s: Slot) -> bool:
-        return e.id not in taken[s.proposal_id] and not conflicts(e, s.applicant)
-
-    while open_slots:
-        able = [e for e in evaluators if any(can_take(e, s) for s in open_slots)]
-        if not able:
-            break
-        level = min(load[e.id] for e in able)
-
-        def has_match(e: Evaluator) -> bool:
-            return any(
-                s.applicant.primary_priority in e.expertise and can_take(e, s) for s in open_slots
-            )
-
-        # Experts for an open slot take their turn first (decisive when slots are few).
-        turn = sorted(
-            (e for e in able if load[e.id] == level), key=lambda e: (not has_match(e), e.id)
-        )
-        for evaluator in turn:
-            candidates = [s for s in open_slots if can_take(evaluator, s)]
-            if not candidates:
+    A min-cost maximum flow: proposal → evaluator edges cost 1 without expertise (0 with);
+    each evaluator's n-th extra place costs more than all expertise together, times the load
+    it would reach, so the cost is convex in the load and the cheapest fill is the most
+    balanced one, and among those the one with most experts."""
+    wanted: dict[uuid.UUID, list[Slot]] = {}
+    for slot in slots:
+        wanted.setdefault(slot.proposal_id, []).append(slot)
+    if not wanted or not evaluators:
+        return []
+    ordered = sorted(evaluators, key=lambda e: e.id)
+    proposals = list(wanted)
+    source, sink = 0, 1
+    p_node = {pid: 2 + i for i, pid in enumerate(proposals)}
+    e_node = {e.id: 2 + len(proposals) + i for i, e in enumerate(ordered)}
+    graph = _FlowGraph(2 + len(proposals) + len(ordered))
+    weight = sum(len(v) for v in wanted.values()) + 1  # one load step outweighs all expertise
+    pairs: list[tuple[tuple[int, int], uuid.UUID, Evaluator]] = []
+    reachable: dict[uuid.UUID, int] = {e.id: 0 for e in ordered}
+    for pid in proposals:
+        first = wanted[pid][0]
+        graph.add(source, p_node[pid], len(wanted[pid]), 0)
+        for e in ordered:
+            if e.id in first.taken_by or conflicts(e, first.applicant):
                 continue
-
-            def preference(s: Slot, e: Evaluator = evaluator) -> tuple[int, int, int]:
-                matches = s.applicant.primary_priority in e.expertise
-                scarcity = sum(1 for other in evaluators if can_take(other, s))
-                return (0 if matches else 1, scarcity, open_slots.index(s))
-
-            slot = min(candidates, key=preference)
-            open_slots.remove(slot)
-            taken[slot.proposal_id].add(evaluator.id)
-            load[evaluator.id] += 1
-            chosen.append((slot, evaluator))
+            cost = 0 if first.applicant.primary_priority in e.expertise else 1
+            pairs.append((graph.add(p_node[pid], e_node[e.id], 1, cost), pid, e))
+            reachable[e.id] += 1
+    for e in ordered:
+        base = loads.get(e.id, 0)
+        for extra in range(reachable[e.id]):
+            graph.add(e_node[e.id], sink, 1, weight * (base + extra + 1))
+    graph.flow(source, sink)
+    chosen: list[tuple[Slot, Evaluator]] = []
+    taken_slots = {pid: list(v) for pid, v in wanted.items()}
+    for handle, pid, e in pairs:
+        if graph.used(handle):
+            chosen.append((taken_slots[pid].pop(), e))
     return chosen
 
 

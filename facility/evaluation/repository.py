@@ -32,11 +32,13 @@ class EvaluationRepository:
         )
         return [(u, p) for u, p in (await self.session.execute(stmt)).all()]
 
-    async def loads(self, call_id: uuid.UUID | None = None) -> dict[uuid.UUID, int]:
+    async def loads(
+        self, call_id: uuid.UUID | None = None, statuses: Sequence[str] = COUNTED
+    ) -> dict[uuid.UUID, int]:
         """Evaluator → number of assignments holding a place (in one call, or everywhere)."""
         stmt = (
             select(Assignment.evaluator_id, func.count())
-            .where(Assignment.status.in_(COUNTED))
+            .where(Assignment.status.in_(statuses))
             .group_by(Assignment.evaluator_id)
         )
         if call_id is not None:
