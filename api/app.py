@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Services
-from api.routers import calls, evaluation, identity, meta, proposals, screening
+from api.routers import calls, evaluation, grants, identity, meta, proposals, screening
 from facility.attachments.storage import ContentStore
 from facility.clock import Clock, SystemClock
 from facility.db.engine import Database
@@ -59,6 +59,6 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (meta, identity, calls, proposals, screening, evaluation):
+    for module in (meta, identity, calls, proposals, screening, evaluation, grants):
         app.include_router(module.router)
     return app

@@ -15,6 +15,7 @@ from api.schemas.evaluation import (
     RankingOut,
     RankingRowOut,
 )
+from api.schemas.grants import GrantOut, PaymentOut, ReportAttachmentOut, ReportOut
 from api.schemas.proposals import (
     PROPOSAL_TRIGGERS,
     AttachmentOut,
@@ -31,6 +32,8 @@ from facility.calls.grids import section_maxima, total_max
 from facility.calls.models import Call
 from facility.evaluation.models import Assignment, Evaluation
 from facility.evaluation.ranking import Ranking
+from facility.grants.models import Grant, Payment, Report, ReportAttachment
+from facility.grants.service import is_overdue
 from facility.identity.models import User
 from facility.lifecycle import Actor
 from facility.proposals.models import Proposal
@@ -65,6 +68,7 @@ def call_out(call: Call, role: str | None, now: datetime) -> CallOut:
         concept_note_grid=grid_out(call.concept_note_grid),
         evaluation_grid=grid_out(call.evaluation_grid),
         accepting_submissions=accepting_submissions(call, now),
+        remaining_envelope=call.budget_envelope - call.committed_amount,
         available_transitions=lifecycle.available_triggers(call, role) if role else [],
     )
     return CallOut.model_validate(fields)
@@ -212,3 +216,30 @@ def ranking_out(ranked: Ranking) -> RankingOut:
             for r in ranked.rows
         ],
     )
+
+
+def grant_out(grant: Grant, role: str) -> GrantOut:
+    fields = {n: getattr(grant, n) for n in GrantOut.model_fields if hasattr(grant, n)}
+    fields["available_transitions"] = lifecycle.available_triggers(grant, role)
+    return GrantOut.model_validate(fields)
+
+
+def report_out(
+    report: Report, attachments: list[ReportAttachment], role: str, now: datetime
+) -> ReportOut:
+    fields = {n: getattr(report, n) for n in ReportOut.model_fields if hasattr(report, n)}
+    fields.update(
+        overdue=is_overdue(report, now),
+        attachments=[ReportAttachmentOut.model_validate(a) for a in attachments],
+        available_transitions=lifecycle.available_triggers(report, role),
+        indicator_progress=[
+            {"women": None, "men": None, "comment": None, **p} for p in report.indicator_progress
+        ],
+    )
+    return ReportOut.model_validate(fields)
+
+
+def payment_out(payment: Payment, role: str) -> PaymentOut:
+    fields = {n: getattr(payment, n) for n in PaymentOut.model_fields if hasattr(payment, n)}
+    fields["available_transitions"] = lifecycle.available_triggers(payment, role)
+    return PaymentOut.model_validate(fields)

@@ -13,6 +13,8 @@ DOMAIN_MODULES = (
     "facility.screening.service",
     "facility.evaluation.assignments",
     "facility.evaluation.service",
+    "facility.grants.service",
+    "facility.awards.service",
 )
 
 

@@ -5,6 +5,7 @@ from facility.audit.models import AuditEvent
 from facility.calls.models import Call
 from facility.db.base import Base
 from facility.evaluation.models import Assignment, Evaluation, EvaluationResult, EvaluatorProfile
+from facility.grants.models import Grant, Payment, Report, ReportAttachment
 from facility.identity.models import Organisation, User
 from facility.proposals.models import IdempotencyKey, Proposal, ProposalSubmission
 from facility.screening.models import Screening
@@ -18,10 +19,14 @@ __all__ = [
     "Evaluation",
     "EvaluationResult",
     "EvaluatorProfile",
+    "Grant",
     "IdempotencyKey",
     "Organisation",
+    "Payment",
     "Proposal",
     "ProposalSubmission",
+    "Report",
+    "ReportAttachment",
     "Screening",
     "User",
 ]

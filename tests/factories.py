@@ -136,6 +136,7 @@ class World:
         self.client = client
         self.clock = clock
         self.svc = app.state.services
+        self.accounts: dict[str, Account] = {}  # by user id, for accounts made here
 
     async def staff(self, role: Role, *, language: str = "en") -> Account:
         email = f"{role.value}{next(_seq)}@example.org"
@@ -145,7 +146,9 @@ class World:
                 full_name=f"Test {role.value}", role=role, preferred_language=language,
                 now=self.clock.now(),
             )  # fmt: skip
-        return Account(user.id, role.value, email, self)
+        account = Account(user.id, role.value, email, self)
+        self.accounts[str(user.id)] = account
+        return account
 
     async def fund_manager(self) -> Account:
         return await self.staff(Role.fund_manager)
@@ -169,7 +172,9 @@ class World:
                               "country": country, "registration_number": f"REG-{n}"},
                 now=self.clock.now(),
             )  # fmt: skip
-        return Account(user.id, "applicant", email, self, user.organisation_id)
+        account = Account(user.id, "applicant", email, self, user.organisation_id)
+        self.accounts[str(user.id)] = account
+        return account
 
     async def draft_call(self, manager: Account, **overrides: Any) -> dict[str, Any]:
         r = await self.client.post(

@@ -70,12 +70,16 @@ CALL = Workflow(
         transition(
             "close", "published", "closed",
             roles=[FUND_MANAGER, SYSTEM],
+            effects=["record_closure"],
             event="call.closed",
-            description="Stop accepting submissions.",
+            description="Stop accepting submissions (by hand, or by itself when a rolling "
+            "call's remaining envelope falls below the minimum grant).",
+            applicant_visible=["reason"],
         ),
         transition(
             "finalise", "closed", "finalised",
             roles=[FUND_MANAGER],
+            effects=["release_reserve_list"],
             event="call.finalised",
             description="Record that every decision of the call is taken.",
         ),

@@ -290,6 +290,42 @@ def full_application_deadline_ahead(ctx: GuardContext) -> Iterator[Refusal]:
         )
 
 
+@guards.register
+def full_application_stage(ctx: GuardContext) -> Iterator[Refusal]:
+    if ctx.subject["stage"] != FULL_APPLICATION:
+        yield Refusal(
+            "not_a_full_application",
+            "Concept notes are shortlisted, not awarded; invite a full application first",
+        )
+
+
+@guards.register
+def award_amount_valid(ctx: GuardContext) -> Iterator[Refusal]:
+    amount: Decimal = ctx.payload["amount"]
+    call = _call(ctx)
+    requested: Decimal | None = ctx.subject.get("requested_amount")
+    if requested is not None and amount > requested:
+        yield Refusal(
+            "amount_above_request",
+            f"The award cannot exceed the requested amount {requested}",
+            ("amount",),
+        )
+    if not call["min_grant"] <= amount <= call["max_grant"]:
+        yield Refusal(
+            "amount_out_of_range",
+            f"Grants of this call are {call['currency']} {call['min_grant']}–{call['max_grant']}",
+            ("amount",),
+        )
+
+
+@guards.register
+def contract_not_signed(ctx: GuardContext) -> Iterator[Refusal]:
+    if ctx.facts.get("grant_status") not in (None, "contracting"):
+        yield Refusal(
+            "contract_signed", "The contract is signed: the award can no longer be declined"
+        )
+
+
 PROPOSAL = Workflow(
     name="proposal",
     description="A proposal answering a call for proposals, from draft to award.",
@@ -398,6 +434,8 @@ PROPOSAL = Workflow(
         transition(
             "award", "evaluated", "awarded",
             roles=[FUND_MANAGER],
+            guards=["full_application_stage", "award_amount_valid"],
+            effects=["commit_envelope", "open_grant"],
             event="proposal.awarded",
             description="Award a grant within the call's envelope.",
             applicant_visible=["amount"],
@@ -405,6 +443,7 @@ PROPOSAL = Workflow(
         transition(
             "place_on_reserve", "evaluated", "reserve",
             roles=[FUND_MANAGER],
+            guards=["full_application_stage"],
             event="proposal.placed_on_reserve",
             description="Keep on the reserve list in case money is freed.",
         ),
@@ -419,6 +458,8 @@ PROPOSAL = Workflow(
         transition(
             "promote", "reserve", "awarded",
             roles=[FUND_MANAGER, SYSTEM],
+            guards=["award_amount_valid"],
+            effects=["commit_envelope", "open_grant"],
             event="proposal.promoted",
             description="Money was freed: award a reserve proposal.",
             applicant_visible=["amount"],
@@ -426,12 +467,16 @@ PROPOSAL = Workflow(
         transition(
             "decline", "awarded", "declined",
             roles=[APPLICANT],
+            guards=["contract_not_signed"],
+            effects=["return_award", "propose_promotion"],
             event="proposal.award_declined",
             description="The applicant declines the award before signing the contract.",
         ),
         transition(
             "lapse", "awarded", "declined",
             roles=[SYSTEM],
+            guards=["contract_not_signed"],
+            effects=["return_award", "propose_promotion"],
             event="proposal.award_lapsed",
             description="The contract was not signed within the acceptance period.",
         ),

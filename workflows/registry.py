@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows import assignment, call, proposal
+from workflows import assignment, call, grant, proposal
 from workflows.engine import WorkflowEngine
 
 ENGINES: dict[str, WorkflowEngine] = {
@@ -11,6 +11,9 @@ ENGINES: dict[str, WorkflowEngine] = {
         WorkflowEngine(call.CALL, call.guards),
         WorkflowEngine(proposal.PROPOSAL, proposal.guards),
         WorkflowEngine(assignment.ASSIGNMENT, assignment.guards),
+        WorkflowEngine(grant.GRANT, grant.guards),
+        WorkflowEngine(grant.REPORT, grant.guards),
+        WorkflowEngine(grant.PAYMENT, grant.guards),
     )
 }
 

@@ -64,6 +64,7 @@ def _unique_ids(items: list[ChecklistItemIn]) -> list[ChecklistItemIn]:
 
 Checklist = Annotated[list[ChecklistItemIn], Field(max_length=30), AfterValidator(_unique_ids)]
 EvaluationDays = Annotated[int, Field(ge=1, le=90)]
+AcceptanceDays = Annotated[int, Field(ge=1, le=180)]
 
 
 class GridIn(InputModel):
@@ -118,6 +119,12 @@ class CallCreateIn(InputModel):
     evaluation_period_days: EvaluationDays = Field(
         default=14, description="Days an evaluator has from assignment to submission"
     )
+    auto_promote: bool = Field(
+        default=False, description="Promote the best reserve proposal when money is freed"
+    )
+    acceptance_period_days: AcceptanceDays = Field(
+        default=30, description="Days to sign the contract before an award offer lapses"
+    )
 
 
 NOT_NULLABLE = frozenset(CallCreateIn.model_fields) - {"closes_at", "concept_note_grid"}
@@ -153,6 +160,8 @@ class CallUpdateIn(InputModel):
     concept_note_attachment_kinds: UniqueSlugs | None = None
     screening_checklist: Checklist | None = None
     evaluation_period_days: EvaluationDays | None = None
+    auto_promote: bool | None = None
+    acceptance_period_days: AcceptanceDays | None = None
 
 
 class _TransitionIn(InputModel):
@@ -247,6 +256,11 @@ class CallOut(OutputModel):
     concept_note_attachment_kinds: list[str]
     screening_checklist: list[ChecklistItemOut]
     evaluation_period_days: int
+    auto_promote: bool
+    acceptance_period_days: int
+    committed_amount: Decimal = Field(description="Sum of active awards")
+    remaining_envelope: Decimal
+    closed_reason: str | None
     published_at: datetime | None
     version: int
     available_transitions: list[str] = Field(description="Triggers you may fire now")

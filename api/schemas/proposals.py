@@ -153,6 +153,26 @@ class RejectIn(_TransitionIn):
     reasons: Reasons
 
 
+class AwardIn(_TransitionIn):
+    trigger: Literal["award"]
+    amount: Money | None = Field(
+        default=None, description="At most the requested amount (the default)"
+    )
+
+
+class PlaceOnReserveIn(_TransitionIn):
+    trigger: Literal["place_on_reserve"]
+
+
+class PromoteIn(_TransitionIn):
+    trigger: Literal["promote"]
+    amount: Money | None = Field(default=None, description="Default: the requested amount")
+
+
+class DeclineIn(_TransitionIn):
+    trigger: Literal["decline"]
+
+
 ProposalTransitionIn = Annotated[
     SubmitIn
     | WithdrawIn
@@ -161,7 +181,11 @@ ProposalTransitionIn = Annotated[
     | FailScreeningIn
     | ShortlistIn
     | InviteFullApplicationIn
-    | RejectIn,
+    | RejectIn
+    | AwardIn
+    | PlaceOnReserveIn
+    | PromoteIn
+    | DeclineIn,
     Field(discriminator="trigger"),
 ]
 

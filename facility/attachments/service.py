@@ -11,11 +11,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from facility.attachments import sniff
 from facility.attachments.models import Attachment
-from facility.attachments.storage import ContentStore
+from facility.attachments.storage import ContentStore, StagedFile
 from facility.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType
 from facility.lifecycle import Actor
 from facility.proposals.models import Proposal
 from facility.proposals.service import ensure_editable, get_proposal, touch
+
+
+async def receive_file(
+    store: ContentStore, filename: str, chunks: AsyncIterator[bytes], max_bytes: int
+) -> tuple[StagedFile, str]:
+    """Receive an upload and check it by name and content before any database row is locked
+    (so no row lock, nor SQLite's write lock, is held while bytes arrive)."""
+    expected = sniff.expected_type(filename)
+    if expected is None:
+        raise UnsupportedMediaType(
+            f"Allowed file types: {', '.join(sniff.ALLOWED_EXTENSIONS)} (by name and content)"
+        )
+    staged = await store.stage(chunks, max_bytes)
+    try:
+        detected = await asyncio.to_thread(sniff.detect, staged.path)
+        if staged.size == 0:
+            raise UnsupportedMediaType("The file is empty")
+        if detected != expected:
+            raise UnsupportedMediaType(
+                "The file's content does not match its name: expected "
+                f"{expected}, found {detected or 'an unrecognised format'}"
+            )
+    except BaseException:
+        store.discard(staged)
+        raise
+    return staged, expected
 
 
 async def add_attachment(
@@ -32,23 +58,8 @@ async def add_attachment(
 ) -> Attachment:
     if actor.role != "applicant" or actor.id is None:
         raise Forbidden("Only the applicant attaches files to a proposal")
-    expected = sniff.expected_type(filename)
-    if expected is None:
-        raise UnsupportedMediaType(
-            f"Allowed file types: {', '.join(sniff.ALLOWED_EXTENSIONS)} (by name and content)"
-        )
-    # Receive and check the file before touching the database, so no row lock (or SQLite's
-    # write lock) is held while bytes arrive.
-    staged = await store.stage(chunks, max_bytes)
+    staged, detected = await receive_file(store, filename, chunks, max_bytes)
     try:
-        detected = await asyncio.to_thread(sniff.detect, staged.path)
-        if staged.size == 0:
-            raise UnsupportedMediaType("The file is empty")
-        if detected != expected:
-            raise UnsupportedMediaType(
-                "The file's content does not match its name: expected "
-                f"{expected}, found {detected or 'an unrecognised format'}"
-            )
         proposal = await get_proposal(session, actor, proposal_id, lock=True)
         ensure_editable(proposal)
         await asyncio.to_thread(store.commit, staged)

@@ -37,6 +37,11 @@ class Call(Stateful, Base):
         CheckConstraint("closes_at IS NULL OR closes_at > opens_at", name="window_order"),
         CheckConstraint("submission_seq >= 0", name="submission_seq_non_negative"),
         CheckConstraint("evaluation_period_days >= 1", name="evaluation_period_positive"),
+        CheckConstraint(
+            "committed_amount >= 0 AND committed_amount <= budget_envelope",
+            name="envelope_never_overspent",
+        ),
+        CheckConstraint("acceptance_period_days >= 1", name="acceptance_period_positive"),
     )
     workflow_name = CALL.name
     initial_status = CALL.initial
@@ -68,6 +73,14 @@ class Call(Stateful, Base):
     screening_checklist: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     # Days an evaluator has from assignment to submitted evaluation.
     evaluation_period_days: Mapped[int] = mapped_column(default=14)
+    # Awards: the sum of active awards, kept beside the envelope so one conditional UPDATE
+    # can refuse an overspend; the database also checks it never exceeds the envelope.
+    committed_amount: Mapped[Decimal] = mapped_column(Hundredths(), default=Decimal(0))
+    # Promote the best-ranked reserve proposal automatically when money is freed.
+    auto_promote: Mapped[bool] = mapped_column(default=False)
+    # Days an awarded applicant has to sign the contract before the offer lapses.
+    acceptance_period_days: Mapped[int] = mapped_column(default=30)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
     # Last proposal reference number handed out; bumped under the row lock at submission.
     submission_seq: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

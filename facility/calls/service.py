@@ -24,8 +24,21 @@ SPEC_FIELDS = (
     "min_cofinancing_pct", "opens_at", "closes_at", "eligible_countries", "eligible_org_types",
     "priorities", "concept_note_grid", "evaluation_grid", "evaluators_per_proposal",
     "divergence_threshold_pct", "required_attachment_kinds", "concept_note_attachment_kinds",
-    "screening_checklist", "evaluation_period_days",
+    "screening_checklist", "evaluation_period_days", "auto_promote", "acceptance_period_days",
 )  # fmt: skip
+
+
+# What a call gets when its creator does not say (the API's schema documents the same).
+SPEC_DEFAULTS: dict[str, Any] = {
+    "closes_at": None,
+    "concept_note_grid": None,
+    "required_attachment_kinds": [],
+    "concept_note_attachment_kinds": [],
+    "screening_checklist": [],
+    "evaluation_period_days": 14,
+    "auto_promote": False,
+    "acceptance_period_days": 30,
+}
 
 
 def spec_of(call: Call) -> dict[str, Any]:
@@ -35,6 +48,7 @@ def spec_of(call: Call) -> dict[str, Any]:
 async def create_call(
     session: AsyncSession, actor: Actor, fields: Mapping[str, Any], now: datetime
 ) -> Call:
+    fields = {**SPEC_DEFAULTS, **fields}
     errors = call_problems(fields)
     if errors:
         raise InvalidInput(errors)
@@ -134,4 +148,12 @@ async def _move_deadline(ctx: EffectContext) -> None:
     assert isinstance(call, Call)
     ctx.event_payload["previous_closes_at"] = call.closes_at
     call.closes_at = ctx.payload["closes_at"]
+    call.updated_at = ctx.now
+
+
+@lifecycle.effect("call", "record_closure")
+async def _record_closure(ctx: EffectContext) -> None:
+    call = ctx.subject
+    assert isinstance(call, Call)
+    call.closed_reason = str(ctx.payload.get("reason") or "closed by a fund manager")
     call.updated_at = ctx.now

@@ -316,6 +316,8 @@ async def transition_proposal(
     now: datetime,
 ) -> tuple[Proposal, AuditEvent]:
     proposal = await get_proposal(session, actor, proposal_id, lock=True)
+    if trigger in ("award", "promote") and payload.get("amount") is None:
+        payload = {**payload, "amount": proposal.requested_amount}  # the request, by default
     facts = await guard_facts(session, proposal, trigger)
     event = await lifecycle.fire(
         session, proposal, trigger, actor, now=now, payload=payload, comment=comment, facts=facts

@@ -1,0 +1,1 @@
+"""Award decisions within a call's envelope, reserve lists and promotion."""

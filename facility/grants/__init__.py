@@ -1,0 +1,1 @@
+"""Grants, their reporting and payment schedules, reports and payments."""
