@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -122,28 +122,26 @@ def _error_entry(
     }
 
 
-# Discriminated unions (e.g. transition bodies keyed by "trigger") put the tag in the error
-# location; clients think of the body's own fields, so it is taken out again.
-DISCRIMINATORS = ("trigger",)
+# Transition bodies are unions keyed by "trigger": pydantic puts the tag in the error location,
+# but clients think of the body's own fields, so it is taken out again (only there).
+TAGGED_BODY_SUFFIX = "/transitions"
 
 
-def _pydantic_entries(errors: Iterable[Any], body: Any = None) -> list[dict[str, Any]]:
+def _pydantic_entries(errors: Iterable[Any], body: Any, path: str) -> list[dict[str, Any]]:
     entries = []
-    tags = (
-        {v for d in DISCRIMINATORS if isinstance(v := body.get(d), str)}
-        if isinstance(body, dict)
-        else set()
-    )
+    tag = body.get("trigger") if isinstance(body, dict) else None
+    strip_tag = path.endswith(TAGGED_BODY_SUFFIX) and isinstance(tag, str)
     for err in errors:
         # Never echo the input back: it may be huge, binary or hostile.
-        loc = [p for p in err.get("loc", ()) if p is not None]
-        if len(loc) >= 2 and loc[0] == "body" and isinstance(loc[1], str) and loc[1] in tags:
+        loc = [p for p in err.get("loc", ()) if p is not None and p != "[key]"]
+        kind = str(err.get("type"))
+        if strip_tag and len(loc) >= 2 and loc[0] == "body" and loc[1] == tag:
             del loc[1]
-        if err.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
             loc.append(str((err.get("ctx") or {}).get("discriminator", "")).strip("'"))
-        entries.append(
-            _error_entry(loc, str(err.get("msg", "invalid")), str(err.get("type")), "body")
-        )
+        if kind == "json_invalid":
+            loc = ["body"]  # the document itself; the position is in the message
+        entries.append(_error_entry(loc, str(err.get("msg", "invalid")), kind, "body"))
     return entries
 
 
@@ -173,7 +171,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        entries = _pydantic_entries(exc.errors(), exc.body)
+        entries = _pydantic_entries(exc.errors(), exc.body, request.url.path)
         return problem_response(
             request, status=422, slug="validation-error", title="The request is not valid",
             detail=f"{len(entries)} problem(s) with the request", errors=entries,
@@ -193,29 +191,34 @@ def install(app: FastAPI) -> None:
             detail="The resource was changed concurrently; reload it and try again",
         )  # fmt: skip
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        # A uniqueness or foreign-key race the service's own checks could not see coming.
-        log.info("integrity error mapped to 409: %s", exc.orig)
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        """Database errors the domain checks did not anticipate, answered by their SQLSTATE
+        class: 22 bad data (422), 23 a constraint (409), 40 a deadlock or serialisation
+        failure (503, retry), 53/57/08 unavailable (503); anything else is a 500."""
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", "") or "")
+        if isinstance(exc, IntegrityError) or state.startswith("23"):
+            log.info("integrity error mapped to 409: %s", exc.orig)
+            return problem_response(
+                request, status=409, slug="conflict", title="Conflicts with the current state",
+                detail="The request conflicts with data written at the same time; retry",
+            )  # fmt: skip
+        if isinstance(exc, DataError) or state.startswith("22"):
+            log.warning("data error reached the database: %s", exc.orig)
+            return problem_response(
+                request, status=422, slug="validation-error", title="The request is not valid",
+                detail="A value is outside what can be stored",
+            )  # fmt: skip
+        if isinstance(exc, OperationalError) or state[:2] in ("40", "53", "57", "08"):
+            log.error("database busy or unavailable: %s", exc.orig)
+            return problem_response(
+                request, status=503, slug="service-busy", title="The database is busy",
+                detail="Please retry shortly", headers={"Retry-After": "2"},
+            )  # fmt: skip
+        log.exception("database error on %s %s", request.method, request.url.path)
         return problem_response(
-            request, status=409, slug="conflict", title="Conflicts with the current state",
-            detail="The request conflicts with data written at the same time; retry",
-        )  # fmt: skip
-
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
-        log.warning("data error reached the database: %s", exc.orig)
-        return problem_response(
-            request, status=422, slug="validation-error", title="The request is not valid",
-            detail="A value is outside what can be stored",
-        )  # fmt: skip
-
-    @app.exception_handler(OperationalError)
-    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
-        return problem_response(
-            request, status=503, slug="service-busy", title="The database is busy",
-            detail="Please retry shortly", headers={"Retry-After": "2"},
+            request, status=500, slug="internal-error", title="Internal error",
+            detail="An unexpected error occurred; it has been logged",
         )  # fmt: skip
 
     @app.exception_handler(Exception)

@@ -67,6 +67,9 @@ class WorkflowEngine:
         self.workflow = workflow
         self._guards = guards
         self._by_key = {(t.trigger, src): t for t in workflow.transitions for src in t.sources}
+        self._roles: dict[str, frozenset[str]] = {}
+        for t in workflow.transitions:
+            self._roles[t.trigger] = self._roles.get(t.trigger, frozenset()) | t.roles
         self.machine = Machine(
             model=None,
             states=list(workflow.state_names),
@@ -99,7 +102,10 @@ class WorkflowEngine:
         ]
 
     def decide(self, state: str, trigger: str, ctx: GuardContext) -> Decision:
-        """Check availability, role and every guard; raise with all reasons if refused."""
+        """Check role, availability and every guard; raise with all reasons if refused.
+        A role that may never fire the trigger is refused whatever the state (403 before 409)."""
+        if trigger in self._roles and ctx.role not in self._roles[trigger]:
+            raise RoleNotPermitted(trigger, ctx.role)
         chosen = self.transition(state, trigger)
         if ctx.role not in chosen.roles:
             raise RoleNotPermitted(trigger, ctx.role)

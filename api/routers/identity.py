@@ -60,7 +60,11 @@ async def token(
     now: Now,
     response: Response,
 ) -> TokenOut:
-    if len(form.username) > 254 or len(form.password) > 128:
+    if (
+        len(form.username) > 254
+        or len(form.password) > 128
+        or any(ord(ch) < 32 or 127 <= ord(ch) <= 159 for ch in form.username)
+    ):
         raise Unauthenticated("Wrong email or password")
     user = await service.authenticate(session, svc.passwords, form.username, form.password)
     if user is None:

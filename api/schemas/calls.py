@@ -19,6 +19,7 @@ from api.schemas.common import (
     Percent,
     Reference,
     Slug,
+    StrictBool,
     UniqueSlugs,
     UtcDateTime,
 )
@@ -45,15 +46,17 @@ class GridCriterionIn(InputModel):
     id: Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,9}$")]
     label: Name
     section: Slug
-    min_score: int = Field(default=1, ge=0, le=100)
-    max_score: int = Field(ge=1, le=100)
+    min_score: int = Field(default=1, ge=0, le=100, strict=True)
+    max_score: int = Field(ge=1, le=100, strict=True)
     weight: Decimal = Field(default=Decimal(1), gt=0, le=100, decimal_places=2)
 
 
 class ChecklistItemIn(InputModel):
     id: Slug
     label: Name
-    mandatory: bool = Field(default=True, description="A failed mandatory item blocks passing")
+    mandatory: StrictBool = Field(
+        default=True, description="A failed mandatory item blocks passing"
+    )
 
 
 def _unique_ids(items: list[ChecklistItemIn]) -> list[ChecklistItemIn]:
@@ -63,8 +66,8 @@ def _unique_ids(items: list[ChecklistItemIn]) -> list[ChecklistItemIn]:
 
 
 Checklist = Annotated[list[ChecklistItemIn], Field(max_length=30), AfterValidator(_unique_ids)]
-EvaluationDays = Annotated[int, Field(ge=1, le=90)]
-AcceptanceDays = Annotated[int, Field(ge=1, le=180)]
+EvaluationDays = Annotated[int, Field(ge=1, le=90, strict=True)]
+AcceptanceDays = Annotated[int, Field(ge=1, le=180, strict=True)]
 
 
 class GridIn(InputModel):
@@ -83,7 +86,7 @@ Priorities = Annotated[
     list[Priority], Field(min_length=1, max_length=6), AfterValidator(_unique_list)
 ]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
-Months = Annotated[int, Field(ge=1, le=120)]
+Months = Annotated[int, Field(ge=1, le=120, strict=True)]
 
 
 class CallCreateIn(InputModel):
@@ -106,7 +109,7 @@ class CallCreateIn(InputModel):
     priorities: Priorities
     concept_note_grid: GridIn | None = None
     evaluation_grid: GridIn
-    evaluators_per_proposal: int = Field(default=2, ge=2, le=9)
+    evaluators_per_proposal: int = Field(default=2, ge=2, le=9, strict=True)
     divergence_threshold_pct: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] = Field(
         description="Largest allowed spread between evaluators' weighted totals, in percent of "
         "the grid's maximum, before a further evaluator arbitrates"
@@ -119,7 +122,7 @@ class CallCreateIn(InputModel):
     evaluation_period_days: EvaluationDays = Field(
         default=14, description="Days an evaluator has from assignment to submission"
     )
-    auto_promote: bool = Field(
+    auto_promote: StrictBool = Field(
         default=False, description="Promote the best reserve proposal when money is freed"
     )
     acceptance_period_days: AcceptanceDays = Field(
@@ -152,7 +155,7 @@ class CallUpdateIn(InputModel):
     priorities: Priorities | None = None
     concept_note_grid: GridIn | None = None
     evaluation_grid: GridIn | None = None
-    evaluators_per_proposal: int | None = Field(default=None, ge=2, le=9)
+    evaluators_per_proposal: int | None = Field(default=None, ge=2, le=9, strict=True)
     divergence_threshold_pct: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = (
         None
     )
@@ -160,7 +163,7 @@ class CallUpdateIn(InputModel):
     concept_note_attachment_kinds: UniqueSlugs | None = None
     screening_checklist: Checklist | None = None
     evaluation_period_days: EvaluationDays | None = None
-    auto_promote: bool | None = None
+    auto_promote: StrictBool | None = None
     acceptance_period_days: AcceptanceDays | None = None
 
 

@@ -5,27 +5,50 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 from facility.reference_data import IATI_ORGANISATION_TYPES, ISO_COUNTRIES
 
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
 
 
+def _is_control(ch: str) -> bool:
+    code = ord(ch)
+    return (code < 32 and ch not in _ALLOWED_CONTROL) or 127 <= code <= 159  # C0, DEL, C1
+
+
 def _no_control_characters(value: str) -> str:
-    if any((ord(ch) < 32 and ch not in _ALLOWED_CONTROL) or ord(ch) == 127 for ch in value):
+    if any(_is_control(ch) for ch in value):
         raise ValueError("control characters (such as NUL) are not allowed")
     return value
 
 
 def _single_line(value: str) -> str:
-    if "\n" in value or "\r" in value:
+    if any(ch in value for ch in "\n\r\u2028\u2029"):
         raise ValueError("must be a single line")
     return value
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        converted = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError("the time is out of range") from exc
+    if not 1970 <= converted.year <= 2200:
+        raise ValueError("the time must fall between 1970 and 2200")
+    return converted
 
 
 def _country(value: str) -> str:
@@ -56,6 +79,18 @@ Name = Annotated[
     AfterValidator(_no_control_characters),
     AfterValidator(_single_line),
 ]
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control_characters),
+    AfterValidator(_single_line),
+]
+RegistrationNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_control_characters),
+    AfterValidator(_single_line),
+]
 Paragraph = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000),
@@ -74,7 +109,7 @@ Comment = Annotated[
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,38}[A-Z0-9]$")]
 CountryCode = Annotated[str, AfterValidator(_country)]
-OrganisationType = Annotated[int, AfterValidator(_org_type)]
+OrganisationType = Annotated[int, Strict(), AfterValidator(_org_type)]
 
 
 def _cents(value: Decimal) -> Decimal:
@@ -85,19 +120,24 @@ Money = Annotated[
     Decimal, Field(gt=0, le=Decimal("1000000000000"), decimal_places=2), AfterValidator(_cents)
 ]
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2), AfterValidator(_cents)]
-Marker = Annotated[int, Field(ge=0, le=2, description="0 not targeted, 1 significant, 2 principal")]
+# Integers and booleans are strict: "12", 12.0 or true are not taken for 12, nor "no" for false.
+StrictInt = Annotated[int, Strict()]
+StrictBool = Annotated[bool, Strict()]
+Marker = Annotated[
+    int, Strict(), Field(ge=0, le=2, description="0 not targeted, 1 significant, 2 principal")
+]
 UniqueSlugs = Annotated[list[Slug], Field(max_length=30), AfterValidator(_unique)]
 Email = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True,
         max_length=254,
-        pattern=r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$",
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$",
     ),
 ]
 Language = Annotated[str, StringConstraints(pattern=r"^(en|ru)$")]
 # A time with an explicit offset, normalised to UTC on the way in.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(UTC))]
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class InputModel(BaseModel):

@@ -15,6 +15,7 @@ from api.schemas.common import (
     Name,
     OutputModel,
     Paragraph,
+    StrictBool,
     UtcDateTime,
 )
 from facility.reference_data import Priority
@@ -87,7 +88,7 @@ class AssignIn(InputModel):
 
 
 class DeclarationIn(InputModel):
-    conflict_of_interest: bool
+    conflict_of_interest: StrictBool
     statement: Annotated[Paragraph, Field(description="Impartiality and confidentiality")]
 
 
@@ -101,7 +102,7 @@ class EvaluationIn(InputModel):
     subtotals and totals are computed by the facility."""
 
     scores: Annotated[
-        dict[CriterionId, Annotated[int, Field(ge=0, le=100)]], Field(max_length=100)
+        dict[CriterionId, Annotated[int, Field(ge=0, le=100, strict=True)]], Field(max_length=100)
     ] = Field(default_factory=dict)
     section_comments: Annotated[dict[SectionId, Paragraph], Field(max_length=20)] = Field(
         default_factory=dict
@@ -112,7 +113,7 @@ class EvaluationIn(InputModel):
     climate_adaptation_justification: Paragraph | None = None
     climate_mitigation_marker: Marker | None = None
     climate_mitigation_justification: Paragraph | None = None
-    primary_priority_confirmed: bool | None = None
+    primary_priority_confirmed: StrictBool | None = None
     strengths: Paragraph | None = None
     weaknesses: Paragraph | None = None
     recommendation: Recommendation | None = None

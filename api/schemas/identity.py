@@ -14,6 +14,9 @@ from api.schemas.common import (
     Name,
     OrganisationType,
     OutputModel,
+    PersonName,
+    RegistrationNumber,
+    StrictBool,
 )
 
 
@@ -21,13 +24,13 @@ class OrganisationIn(InputModel):
     name: Name
     iati_type: OrganisationType = Field(description="IATI OrganisationType code, e.g. 22")
     country: CountryCode
-    registration_number: Name
+    registration_number: RegistrationNumber
 
 
 class RegisterIn(InputModel):
     email: Email
     password: str = Field(min_length=1, max_length=128)
-    full_name: Name
+    full_name: PersonName
     preferred_language: Language = "en"
     organisation: OrganisationIn
 
@@ -35,17 +38,17 @@ class RegisterIn(InputModel):
 class StaffUserIn(InputModel):
     email: Email
     password: str = Field(min_length=1, max_length=128)
-    full_name: Name
+    full_name: PersonName
     role: Literal["evaluator", "fund_manager", "admin"]
     preferred_language: Language = "en"
 
 
 class UserStatusIn(InputModel):
-    is_active: bool
+    is_active: StrictBool
 
 
 class MeUpdateIn(InputModel):
-    full_name: Name | None = None
+    full_name: PersonName | None = None
     preferred_language: Language | None = None
 
 
@@ -62,7 +65,7 @@ class UserOut(OutputModel):
     email: str
     full_name: str
     role: str
-    is_active: bool
+    is_active: StrictBool
     preferred_language: str
     organisation: OrganisationOut | None
     created_at: datetime

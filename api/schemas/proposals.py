@@ -16,6 +16,7 @@ from api.schemas.common import (
     Name,
     OutputModel,
     Paragraph,
+    StrictBool,
     UtcDateTime,
 )
 from facility.reference_data import Priority
@@ -49,7 +50,9 @@ class IndicatorIn(InputModel):
     unit: Name | None = None
     baseline: Annotated[Decimal, Field(ge=-(10**12), le=10**12, decimal_places=4)] | None = None
     target: Annotated[Decimal, Field(ge=-(10**12), le=10**12, decimal_places=4)]
-    sex_disaggregated: bool = Field(description="Values are reported separately for women and men")
+    sex_disaggregated: StrictBool = Field(
+        description="Values are reported separately for women and men"
+    )
 
 
 class OutcomeIn(InputModel):
@@ -86,7 +89,7 @@ class ProposalFieldsIn(InputModel):
     ) = None
     requested_amount: Money | None = None
     total_budget: Money | None = None
-    duration_months: Annotated[int, Field(ge=1, le=120)] | None = None
+    duration_months: Annotated[int, Field(ge=1, le=120, strict=True)] | None = None
     planned_start: Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))] | None = None
     gender_marker: Marker | None = None
     gender_justification: Justification | None = None

@@ -4,12 +4,12 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api.schemas.common import Comment, InputModel, OutputModel, Slug
+from api.schemas.common import Comment, InputModel, OutputModel, Slug, StrictBool
 
 
 class ChecklistResultIn(InputModel):
     id: Slug
-    passed: bool
+    passed: StrictBool
     note: Comment | None = Field(default=None, description="Required when the item failed")
 
 
@@ -20,7 +20,7 @@ class ScreeningIn(InputModel):
 class AutomaticCheckOut(OutputModel):
     id: str
     label: str
-    passed: bool
+    passed: StrictBool
     details: list[str]
 
 

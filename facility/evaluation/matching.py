@@ -57,8 +57,10 @@ def conflicts(evaluator: Evaluator, applicant: Applicant) -> list[str]:
 
 
 class _FlowGraph:
-    """A small min-cost flow network (successive shortest paths, Dijkstra with potentials;
-    every cost is non-negative, so the potentials start at zero)."""
+    """A small min-cost flow network, solved primal-dual: Dijkstra (with potentials; every
+    cost is non-negative) finds the cheapest path length, then a blocking flow pushes as many
+    units as fit along paths of exactly that length before the next Dijkstra. Each round
+    carries many units, which keeps large calls fast."""
 
     def __init__(self, size: int) -> None:
         # Per node: edges as [to, capacity, cost, index of the reverse edge].
@@ -69,38 +71,63 @@ class _FlowGraph:
         self.edges[to].append([frm, 0, -cost, len(self.edges[frm]) - 1])
         return frm, len(self.edges[frm]) - 1
 
+    def _distances(self, source: int, potential: list[int]) -> list[float]:
+        dist: list[float] = [math.inf] * len(self.edges)
+        dist[source] = 0
+        heap = [(0.0, source)]
+        while heap:
+            d, node = heapq.heappop(heap)
+            if d > dist[node]:
+                continue
+            for to, capacity, cost, _ in self.edges[node]:
+                step = d + cost + potential[node] - potential[to]
+                if capacity > 0 and step < dist[to]:
+                    dist[to] = step
+                    heapq.heappush(heap, (step, to))
+        return dist
+
+    def _push(self, node: int, sink: int, potential: list[int], cursor: list[int],
+              seen: list[bool]) -> bool:  # fmt: skip
+        """One unit along a zero-reduced-cost path (iterative DFS, Dinic-style cursors)."""
+        path: list[tuple[int, int]] = []
+        while True:
+            if node == sink:
+                for frm, index in path:
+                    edge = self.edges[frm][index]
+                    edge[1] -= 1
+                    self.edges[edge[0]][edge[3]][1] += 1
+                return True
+            seen[node] = True
+            edges = self.edges[node]
+            while cursor[node] < len(edges):
+                to, capacity, cost, _ = edges[cursor[node]]
+                if capacity > 0 and not seen[to] and cost + potential[node] == potential[to]:
+                    break
+                cursor[node] += 1
+            if cursor[node] < len(edges):
+                path.append((node, cursor[node]))
+                node = edges[cursor[node]][0]
+                continue
+            if not path:
+                return False
+            node, _ = path.pop()  # dead end: step back and try the next edge
+            cursor[node] += 1
+
     def flow(self, source: int, sink: int) -> None:
         size = len(self.edges)
         potential = [0] * size
         while True:
-            dist: list[float] = [math.inf] * size
-            back: list[tuple[int, int] | None] = [None] * size
-            dist[source] = 0
-            heap = [(0.0, source)]
-            while heap:
-                d, node = heapq.heappop(heap)
-                if d > dist[node]:
-                    continue
-                for index, (to, capacity, cost, _) in enumerate(self.edges[node]):
-                    step = d + cost + potential[node] - potential[to]
-                    if capacity > 0 and step < dist[to]:
-                        dist[to] = step
-                        back[to] = (node, index)
-                        heapq.heappush(heap, (step, to))
+            dist = self._distances(source, potential)
             if dist[sink] == math.inf:
                 return
             for node in range(size):
                 if dist[node] < math.inf:
                     potential[node] += int(dist[node])
-            node = sink
-            while node != source:  # every augmenting path carries one unit here
-                prev = back[node]
-                assert prev is not None
-                frm, index = prev
-                edge = self.edges[frm][index]
-                edge[1] -= 1
-                self.edges[node][edge[3]][1] += 1
-                node = frm
+            cursor = [0] * size
+            while True:
+                seen = [False] * size
+                if not self._push(source, sink, potential, cursor, seen):
+                    break
 
     def used(self, handle: tuple[int, int]) -> bool:
         frm, index = handle
