@@ -329,3 +329,44 @@ async def declare_and_score(
     return await world.client.post(
         f"/api/v1/assignments/{assignment_id}/evaluation/submit", headers=evaluator.headers
     )
+
+
+async def force_evaluated(world: World, proposal_id: str, total: str = "80.00") -> None:
+    """Move a submitted proposal to ``evaluated`` with a consolidated ``total`` out of 100,
+    through the workflow engine but without the evaluators (for tests about what comes
+    after evaluation: awards, reserve lists, grants). Sections are filled proportionally."""
+    from decimal import Decimal
+
+    from facility import lifecycle
+    from facility.evaluation.scoring import Consolidated
+    from facility.lifecycle import SYSTEM_ACTOR, Actor
+    from facility.proposals.models import Proposal
+    from facility.proposals.service import guard_facts
+
+    share = Decimal(total) / 100
+    maxima = {
+        "capacity": 20,
+        "relevance": 30,
+        "effectiveness": 20,
+        "sustainability": 15,
+        "budget": 15,
+    }
+    sections = {k: (share * v).quantize(Decimal("0.01")) for k, v in maxima.items()}
+    result = Consolidated(
+        sections=sections, total=Decimal(total), markers={"gender_marker": 1,
+        "climate_adaptation_marker": 0, "climate_mitigation_marker": 0},
+        spread=Decimal(0), count=2,
+    )  # fmt: skip
+    async with world.svc.db.unit_of_work() as session:
+        proposal = await session.get(Proposal, uuid.UUID(proposal_id), with_for_update=True)
+        assert proposal is not None
+        manager = Actor(id=None, role="fund_manager")
+        now = world.clock.now()
+        for trigger, actor in (("start_screening", manager), ("pass_screening", manager)):
+            facts = await guard_facts(session, proposal, trigger)
+            await lifecycle.fire(session, proposal, trigger, actor, now=now, facts=facts)
+        facts = await guard_facts(session, proposal, "complete_evaluation")
+        await lifecycle.fire(
+            session, proposal, "complete_evaluation", SYSTEM_ACTOR, now=now,
+            payload={"reasons": [], "scores": result.breakdown()}, facts={**facts, "result": result},
+        )  # fmt: skip
