@@ -368,5 +368,6 @@ async def force_evaluated(world: World, proposal_id: str, total: str = "80.00") 
         facts = await guard_facts(session, proposal, "complete_evaluation")
         await lifecycle.fire(
             session, proposal, "complete_evaluation", SYSTEM_ACTOR, now=now,
-            payload={"reasons": [], "scores": result.breakdown()}, facts={**facts, "result": result},
+            payload={"reasons": [], "scores": result.breakdown()},
+            facts={**facts, "result": result},
         )  # fmt: skip
