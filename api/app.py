@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,13 +10,25 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Services
-from api.routers import calls, evaluation, grants, identity, meta, proposals, screening
+from api.routers import (
+    calls,
+    evaluation,
+    grants,
+    identity,
+    meta,
+    notifications,
+    proposals,
+    screening,
+)
 from facility.attachments.storage import ContentStore
 from facility.clock import Clock, SystemClock
 from facility.db.engine import Database
 from facility.domain import check_domain_wiring
 from facility.identity.passwords import Passwords
 from facility.identity.tokens import Tokens
+from facility.notifications import scheduler
+from facility.notifications.mail import transport_for
+from facility.notifications.worker import Worker, run_forever
 from facility.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -46,9 +59,21 @@ def create_app(
             tokens=Tokens(settings),
             store=ContentStore(settings.attachment_dir),
         )
+        stop = asyncio.Event()
+        background = None
+        if settings.worker_in_process:
+            worker = Worker(db, settings, app.state.services.clock, transport_for(settings))
+
+            async def tick() -> None:
+                await scheduler.tick(db, app.state.services.clock)
+
+            background = asyncio.create_task(run_forever(worker, tick, stop, settings))
         try:
             yield
         finally:
+            stop.set()
+            if background is not None:
+                await background
             if database is None:
                 await db.dispose()
 
@@ -59,6 +84,6 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (meta, identity, calls, proposals, screening, evaluation, grants):
+    for module in (meta, identity, calls, proposals, screening, evaluation, grants, notifications):
         app.include_router(module.router)
     return app

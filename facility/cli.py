@@ -146,6 +146,50 @@ def workflows_describe() -> None:
     typer.echo(markdown([e.workflow for e in ENGINES.values()]), nl=False)
 
 
+@app.command("worker")
+def worker(
+    once: Annotated[
+        bool, typer.Option(help="Deliver what is due, run the scheduler, exit")
+    ] = False,
+) -> None:
+    """Deliver outbox messages and run the reminder and timer scheduler (until stopped).
+    Several workers may run on PostgreSQL; on SQLite run one."""
+    import signal
+
+    from facility.clock import SystemClock
+    from facility.notifications import scheduler
+    from facility.notifications.mail import transport_for
+    from facility.notifications.worker import Worker, run_forever
+
+    settings = _settings()
+    check_domain_wiring()
+
+    async def run() -> None:
+        db = Database(settings)
+        clock = SystemClock()
+        delivery = Worker(db, settings, clock, transport_for(settings))
+        try:
+            if once:
+                await scheduler.tick(db, clock)
+                outcome = await delivery.drain()
+                typer.echo(f"delivered: {outcome or 'nothing due'}")
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            typer.echo(f"worker {delivery.name} running; Ctrl-C stops it")
+
+            async def tick() -> None:
+                await scheduler.tick(db, clock)
+
+            await run_forever(delivery, tick, stop, settings)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 @app.command("serve")
 def serve(
     host: str = "127.0.0.1",

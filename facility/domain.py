@@ -15,6 +15,7 @@ DOMAIN_MODULES = (
     "facility.evaluation.service",
     "facility.grants.service",
     "facility.awards.service",
+    "facility.notifications.outbox",
 )
 
 
@@ -24,3 +25,8 @@ def check_domain_wiring() -> None:
     missing = lifecycle.missing_effects()
     if missing:
         raise RuntimeError(f"workflow effects without an implementation: {', '.join(missing)}")
+    from facility.notifications.scheduler import missing_timer_wiring
+
+    unserved = missing_timer_wiring()
+    if unserved:
+        raise RuntimeError(f"workflow timers the scheduler cannot serve: {', '.join(unserved)}")

@@ -147,6 +147,8 @@ async def fire(
     # UPDATE carrying "WHERE version = <read version>": a concurrent change loses here.
     with status_writes_allowed():
         subject.status = decision.dest
+    if decision.dest != decision.source:
+        subject.status_changed_at = now
     eff_ctx = EffectContext(session, subject, actor, now, trigger, payload, facts)
     try:
         for name in decision.transition.effects:
@@ -166,7 +168,7 @@ async def fire(
         actor_role=actor.role,
         occurred_at=now,
         comment=comment,
-        payload=_jsonable({**payload, **eff_ctx.event_payload}),
+        payload=jsonable({**payload, **eff_ctx.event_payload}),
         applicant_visible=list(decision.transition.applicant_visible),
     )
     session.add(event)
@@ -187,8 +189,10 @@ async def record(
     payload: Mapping[str, Any] | None = None,
     comment: str | None = None,
     applicant_visible: tuple[str, ...] = (),
+    subject: Any = None,
 ) -> AuditEvent:
-    """Append an audit event that is not a state change (e.g. a call edited in draft)."""
+    """Append an audit event that is not a state change (e.g. a call edited in draft). With
+    ``subject``, subscribers (notifications) hear of it too."""
     row = AuditEvent(
         subject_type=subject_type,
         subject_id=subject_id,
@@ -200,20 +204,23 @@ async def record(
         actor_role=actor.role,
         occurred_at=now,
         comment=comment,
-        payload=_jsonable(dict(payload or {})),
+        payload=jsonable(dict(payload or {})),
         applicant_visible=list(applicant_visible),
     )
     session.add(row)
     await session.flush()
+    if subject is not None:
+        for subscriber in _subscribers:
+            await subscriber(session, row, subject)
     return row
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Audit payloads are JSON: decimals as strings, times in ISO 8601."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

@@ -7,6 +7,7 @@ from facility.db.base import Base
 from facility.evaluation.models import Assignment, Evaluation, EvaluationResult, EvaluatorProfile
 from facility.grants.models import Grant, Payment, Report, ReportAttachment
 from facility.identity.models import Organisation, User
+from facility.notifications.models import OutboxMessage
 from facility.proposals.models import IdempotencyKey, Proposal, ProposalSubmission
 from facility.screening.models import Screening
 
@@ -22,6 +23,7 @@ __all__ = [
     "Grant",
     "IdempotencyKey",
     "Organisation",
+    "OutboxMessage",
     "Payment",
     "Proposal",
     "ProposalSubmission",

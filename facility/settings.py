@@ -55,6 +55,16 @@ class Settings(BaseSettings):
 
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Delivery worker: `make run` runs it inside the API process; with several API processes
+    # on PostgreSQL each may run one (they share the queue), or run `facility worker` apart.
+    worker_in_process: bool = True
+    worker_poll_s: Annotated[float, Field(gt=0, le=300)] = 2.0
+    scheduler_interval_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    outbox_max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+    outbox_backoff_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # A claimed message not marked sent within this time is claimed again (crashed worker).
+    outbox_lease_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
+
     attachment_dir: Path = PROJECT_ROOT / "var" / "attachments"
     attachment_max_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 20 * 1024 * 1024
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, validates
 
 from facility.db.base import IdMixin
+from facility.db.types import UTCDateTime
 
 _engine_writing: ContextVar[bool] = ContextVar("engine_writing", default=False)
 
@@ -42,6 +44,8 @@ class Stateful(IdMixin):
         return mapped_column(String(30), default=cls.initial_status, index=True)
 
     version: Mapped[int] = mapped_column(default=1)
+    # When the subject entered its current state (timers count from here).
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:

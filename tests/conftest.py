@@ -73,6 +73,8 @@ def base_settings(url: str, tmp: Path) -> Settings:
         mail_dir=tmp / "mail",
         attachment_max_bytes=256 * 1024,
         db_pool_size=12,
+        worker_in_process=False,  # tests drive the worker themselves
+        outbox_backoff_s=60.0,
     )
 
 

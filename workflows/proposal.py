@@ -12,7 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from workflows.definition import APPLICANT, FUND_MANAGER, SYSTEM, State, Workflow, transition
+from workflows.definition import (
+    APPLICANT,
+    FUND_MANAGER,
+    SYSTEM,
+    State,
+    Timer,
+    Workflow,
+    transition,
+)
 from workflows.guards import GuardContext, GuardRegistry, Refusal
 
 guards = GuardRegistry()
@@ -341,7 +349,18 @@ PROPOSAL = Workflow(
         State("shortlisted", "Concept note pre-selected; a full application will be invited."),
         State("rejected", "Not selected; the reasons and the scores are given.", terminal=True),
         State("reserve", "Above the threshold but unfunded; funded if money is freed."),
-        State("awarded", "A grant is offered; it becomes a grant when the contract is signed."),
+        State(
+            "awarded",
+            "A grant is offered; it becomes a grant when the contract is signed.",
+            timers=(
+                Timer(
+                    "lapse",
+                    days_from="acceptance_period_days",
+                    description="The offer lapses if the contract is not signed within the "
+                    "call's acceptance period (a decline: the money returns).",
+                ),
+            ),
+        ),
         State("declined", "The applicant declined the award or let it lapse.", terminal=True),
         State("withdrawn", "Withdrawn by the applicant.", terminal=True),
     ),
@@ -438,7 +457,7 @@ PROPOSAL = Workflow(
             effects=["commit_envelope", "open_grant"],
             event="proposal.awarded",
             description="Award a grant within the call's envelope.",
-            applicant_visible=["amount"],
+            applicant_visible=["amount", "grant_reference", "acceptance_period_days"],
         ),
         transition(
             "place_on_reserve", "evaluated", "reserve",
@@ -462,7 +481,7 @@ PROPOSAL = Workflow(
             effects=["commit_envelope", "open_grant"],
             event="proposal.promoted",
             description="Money was freed: award a reserve proposal.",
-            applicant_visible=["amount"],
+            applicant_visible=["amount", "grant_reference", "acceptance_period_days"],
         ),
         transition(
             "decline", "awarded", "declined",

@@ -50,6 +50,9 @@ class UserStatusIn(InputModel):
 class MeUpdateIn(InputModel):
     full_name: PersonName | None = None
     preferred_language: Language | None = None
+    reminders_opt_out: StrictBool | None = Field(
+        default=None, description="Stop reminders (decisions are always sent)"
+    )
 
 
 class OrganisationOut(OutputModel):
@@ -67,6 +70,7 @@ class UserOut(OutputModel):
     role: str
     is_active: StrictBool
     preferred_language: str
+    reminders_opt_out: bool
     organisation: OrganisationOut | None
     created_at: datetime
 

@@ -155,6 +155,7 @@ async def _propose_promotion(ctx: EffectContext) -> None:
             payload={"proposal_id": candidate.proposal.id,
                      "reference": candidate.proposal.reference,
                      "amount": candidate.requested_amount},
+            subject=call,
         )  # fmt: skip
 
 

@@ -117,6 +117,7 @@ async def create_assignment(
         payload={"proposal_id": proposal.id, "evaluator_id": evaluator_id,
                  "due_at": assignment.due_at, "is_arbitration": assignment.is_arbitration,
                  "override_justification": justification},
+        subject=assignment,
     )  # fmt: skip
     return assignment
 

@@ -131,6 +131,7 @@ class Consolidated:
     spread: Decimal
     count: int
     reasons: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # section id → label
 
     @property
     def passed(self) -> bool:
@@ -142,6 +143,7 @@ class Consolidated:
             "sections": {k: str(v) for k, v in self.sections.items()},
             "total": str(self.total),
             "markers": dict(self.markers),
+            "labels": dict(self.labels),
         }
 
 
@@ -178,4 +180,5 @@ def consolidate(grid: Grid, evaluations: Sequence[Submitted]) -> Consolidated:
         spread=spread([e.total for e in evaluations]),
         count=len(evaluations),
         reasons=reasons,
+        labels={s["id"]: s["label"] for s in grid["sections"]},
     )

@@ -53,6 +53,8 @@ class User(IdMixin, Base):
     role: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
     preferred_language: Mapped[str] = mapped_column(String(5), default="en")
+    # Reminders can be turned off; decisions are always sent.
+    reminders_opt_out: Mapped[bool] = mapped_column(default=False)
     organisation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="RESTRICT")
     )
