@@ -31,8 +31,11 @@ from facility.cli import alembic_config
 from facility.clock import FrozenClock
 from facility.db.engine import Database
 from facility.models import Base
+from facility.notifications.mail import SmtpTransport
+from facility.notifications.worker import Worker
 from facility.settings import Settings
 from tests.factories import World
+from tests.smtp import SmtpServer
 
 PG_URL = os.environ.get("FACILITY_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -171,3 +174,27 @@ def db(app: FastAPI) -> Database:
 @pytest.fixture
 def world(app: FastAPI, client: httpx.AsyncClient, clock: FrozenClock) -> World:
     return World(app, client, clock)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, smtp_server: SmtpServer) -> Settings:
+    return settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_tls": "none",
+                "smtp_timeout_s": 5.0}
+    )  # fmt: skip
+
+
+@pytest.fixture
+def worker(db: Database, mail_settings: Settings, clock: FrozenClock) -> Worker:
+    import random
+
+    return Worker(db, mail_settings, clock, SmtpTransport(mail_settings), name="worker-a",
+                  rng=random.Random(7))  # fmt: skip

@@ -88,6 +88,7 @@ class Database:
                 if write:
                     await session.commit()
                 else:
+                    session.expunge_all()  # keep what was read usable after the rollback
                     await session.rollback()
             except BaseException:
                 await session.rollback()

@@ -46,10 +46,10 @@ def build(
     msg["Subject"] = rendered.subject
     msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(date)  # type: ignore[arg-type]
-    msg["Content-Language"] = locale
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
+    msg["Content-Language"] = locale  # after the content: set_content drops Content-* headers
     return msg
 
 

@@ -84,15 +84,14 @@ class Worker:
     async def claim(self, limit: int = 20) -> list[Claimed]:
         now = self.clock.now()
         stale = now - timedelta(seconds=self.settings.outbox_lease_s)
+        claimable = or_(
+            (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
+            (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_at < stale),
+        )
         async with self.db.unit_of_work() as session:
             due = (
                 select(OutboxMessage.id)
-                .where(
-                    or_(
-                        (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
-                        (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_at < stale),
-                    )
-                )
+                .where(claimable)
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -102,7 +101,8 @@ class Worker:
                 return []
             rows = await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
+                # Checked again under the row lock: a row another worker took is not taken.
+                .where(OutboxMessage.id.in_(ids), claimable)
                 .values(
                     status=SENDING,
                     claimed_at=now,
