@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `make bench`. Numbers go to docs/performance.md."""
