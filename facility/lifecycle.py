@@ -52,6 +52,7 @@ class EffectContext:
     trigger: str
     payload: Mapping[str, Any]
     facts: Mapping[str, Any]
+    source: str = ""  # the state the subject is leaving
     # What the effects want recorded in the audit event (e.g. the receipt's reference).
     event_payload: dict[str, Any] = field(default_factory=dict)
 
@@ -149,7 +150,9 @@ async def fire(
         subject.status = decision.dest
     if decision.dest != decision.source:
         subject.status_changed_at = now
-    eff_ctx = EffectContext(session, subject, actor, now, trigger, payload, facts)
+    eff_ctx = EffectContext(
+        session, subject, actor, now, trigger, payload, facts, source=decision.source
+    )
     try:
         for name in decision.transition.effects:
             await _effects[(engine.name, name)](eff_ctx)

@@ -14,7 +14,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import String
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, validates
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from facility.db.base import IdMixin
 from facility.db.types import UTCDateTime
@@ -58,3 +61,12 @@ class Stateful(IdMixin):
                 f"{type(self).__name__}.status changes only through the workflow engine"
             )
         return value
+
+
+def loaded_in_step(session: AsyncSession, model: type, ident: Any, **values: Any) -> None:
+    """After a Core UPDATE of a row, give an already loaded instance the new values as its
+    committed state (no extra SELECT, and its version check stays right)."""
+    instance = session.sync_session.identity_map.get(identity_key(model, ident))
+    if instance is not None:
+        for name, value in values.items():
+            set_committed_value(instance, name, value)

@@ -84,7 +84,7 @@ async def test_from_call_to_closed_grant(world: World) -> None:
     ]
     first = await world.client.post(
         f"/api/v1/payments/{payments[0]['id']}/transitions",
-        json={"trigger": "pay", "paid_on": "2026-03-20"}, headers=fm.headers,
+        json={"trigger": "pay", "paid_on": "2026-03-02"}, headers=fm.headers,
     )  # fmt: skip
     assert first.status_code == 200, first.text
 
@@ -96,7 +96,10 @@ async def test_from_call_to_closed_grant(world: World) -> None:
         "spent_to_date": "76000.00",
         "indicator_progress": [{"code": "1.1", "value": "900", "women": "500", "men": "400"}],
     }
-    assert (await world.client.put(rurl, json=body, headers=applicant.headers)).status_code == 200
+    etag = (await world.client.get(rurl, headers=applicant.headers)).headers["etag"]
+    assert (await world.client.put(rurl, json=body, headers=applicant.headers)).status_code == 428
+    saved = await world.client.put(rurl, json=body, headers={**applicant.headers, "If-Match": etag})
+    assert saved.status_code == 200, saved.text
     submitted = await world.client.post(
         f"{rurl}/transitions", json={"trigger": "submit"}, headers=applicant.headers
     )
@@ -109,7 +112,7 @@ async def test_from_call_to_closed_grant(world: World) -> None:
     assert payments[1]["status"] == "due"
     await world.client.post(
         f"/api/v1/payments/{payments[1]['id']}/transitions",
-        json={"trigger": "pay", "paid_on": "2026-03-21"}, headers=fm.headers,
+        json={"trigger": "pay", "paid_on": "2026-03-02"}, headers=fm.headers,
     )  # fmt: skip
 
     # Final report, then the balance, then closure.
@@ -117,7 +120,8 @@ async def test_from_call_to_closed_grant(world: World) -> None:
     furl = f"/api/v1/reports/{final['id']}"
     body["narrative"] = "Action completed."
     body["spent_to_date"] = "190000.00"
-    await world.client.put(furl, json=body, headers=applicant.headers)
+    etag = (await world.client.get(furl, headers=applicant.headers)).headers["etag"]
+    await world.client.put(furl, json=body, headers={**applicant.headers, "If-Match": etag})
     await world.client.post(
         f"{furl}/transitions", json={"trigger": "submit"}, headers=applicant.headers
     )
@@ -136,7 +140,7 @@ async def test_from_call_to_closed_grant(world: World) -> None:
     assert (payments[2]["status"], payments[2]["amount"]) == ("due", "38000.00")
     paid = await world.client.post(
         f"/api/v1/payments/{payments[2]['id']}/transitions",
-        json={"trigger": "pay", "paid_on": date(2026, 3, 22).isoformat()}, headers=fm.headers,
+        json={"trigger": "pay", "paid_on": date(2026, 3, 2).isoformat()}, headers=fm.headers,
     )  # fmt: skip
     assert paid.status_code == 200, paid.text
     closed = await world.client.post(

@@ -107,7 +107,7 @@ GRANT = Workflow(
             "terminate", ["contracting", "active", "suspended"], "terminated",
             roles=[FUND_MANAGER, SYSTEM],
             guards=["reason_given"],
-            effects=["release_unspent", "cancel_open_schedules"],
+            effects=["release_unspent", "cancel_open_schedules", "revoke_unsigned_award"],
             event="grant.terminated",
             description="End the grant early; unspent money returns to the envelope.",
             applicant_visible=["reason"],
@@ -189,6 +189,19 @@ def payment_amount_valid(ctx: GuardContext) -> Iterator[Refusal]:
 
 
 @guards.register
+def paid_on_valid(ctx: GuardContext) -> Iterator[Refusal]:
+    paid_on: date | None = ctx.payload.get("paid_on")
+    signed_on: date | None = ctx.facts.get("signed_on")
+    if paid_on is None:
+        yield Refusal("required", "paid_on is required", ("paid_on",))
+    elif paid_on > ctx.now.date():
+        yield Refusal("payment_in_future", "A payment cannot be dated in the future", ("paid_on",))
+    elif signed_on is not None and paid_on < signed_on:
+        yield Refusal("payment_before_signature", "A payment cannot precede the contract",
+                      ("paid_on",))  # fmt: skip
+
+
+@guards.register
 def only_the_balance_is_waived(ctx: GuardContext) -> Iterator[Refusal]:
     if ctx.subject["kind"] != "balance":
         yield Refusal("not_a_balance", "Only the balance can be waived")
@@ -216,7 +229,7 @@ PAYMENT = Workflow(
         transition(
             "pay", "due", "paid",
             roles=[FUND_MANAGER],
-            guards=["payment_amount_valid"],
+            guards=["payment_amount_valid", "paid_on_valid"],
             effects=["record_payment"],
             event="payment.paid",
             description="Record the payment (date and amount); never above the grant.",

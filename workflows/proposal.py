@@ -327,6 +327,13 @@ def award_amount_valid(ctx: GuardContext) -> Iterator[Refusal]:
 
 
 @guards.register
+def call_takes_decisions(ctx: GuardContext) -> Iterator[Refusal]:
+    status = _call(ctx)["status"]
+    if status not in ("published", "closed"):
+        yield Refusal("call_not_deciding", f"The call is {status}: no more award decisions")
+
+
+@guards.register
 def contract_not_signed(ctx: GuardContext) -> Iterator[Refusal]:
     if ctx.facts.get("grant_status") not in (None, "contracting"):
         yield Refusal(
@@ -453,7 +460,7 @@ PROPOSAL = Workflow(
         transition(
             "award", "evaluated", "awarded",
             roles=[FUND_MANAGER],
-            guards=["full_application_stage", "award_amount_valid"],
+            guards=["call_takes_decisions", "full_application_stage", "award_amount_valid"],
             effects=["commit_envelope", "open_grant"],
             event="proposal.awarded",
             description="Award a grant within the call's envelope.",
@@ -462,7 +469,7 @@ PROPOSAL = Workflow(
         transition(
             "place_on_reserve", "evaluated", "reserve",
             roles=[FUND_MANAGER],
-            guards=["full_application_stage"],
+            guards=["call_takes_decisions", "full_application_stage"],
             event="proposal.placed_on_reserve",
             description="Keep on the reserve list in case money is freed.",
         ),
@@ -477,7 +484,7 @@ PROPOSAL = Workflow(
         transition(
             "promote", "reserve", "awarded",
             roles=[FUND_MANAGER, SYSTEM],
-            guards=["award_amount_valid"],
+            guards=["call_takes_decisions", "award_amount_valid"],
             effects=["commit_envelope", "open_grant"],
             event="proposal.promoted",
             description="Money was freed: award a reserve proposal.",
@@ -498,6 +505,13 @@ PROPOSAL = Workflow(
             effects=["return_award", "propose_promotion"],
             event="proposal.award_lapsed",
             description="The contract was not signed within the acceptance period.",
+        ),
+        transition(
+            "revoke_award", "awarded", "rejected",
+            roles=[SYSTEM],
+            event="proposal.award_revoked",
+            description="The facility terminated the grant before its contract was signed.",
+            applicant_visible=["reasons"],
         ),
         transition(
             "release_reserve", "reserve", "rejected",

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 
 from api.deps import (
     ApplicantActor,
+    ExpectedVersion,
     FundManagerActor,
     Now,
     ProposalParty,
@@ -218,21 +219,38 @@ async def get_report(
 @router.put(
     "/reports/{report_id}",
     response_model=ReportOut,
-    responses=responses(401, 403, 404, 409, 422),
-    summary="Save the report's draft: progress per indicator, spending, narrative (grantee)",
+    responses=responses(401, 403, 404, 409, 412, 422, 428),
+    summary="Save the report's draft: progress per indicator, spending, narrative "
+    "(grantee; If-Match with the ETag you read)",
 )
 async def save_report(
     report_id: uuid.UUID,
     body: ReportIn,
     actor: ProposalParty,
+    version: ExpectedVersion,
     session: Session,
     now: Now,
     response: Response,
 ) -> ReportOut:
     report, _ = await service.save_report(
-        session, actor, report_id, body.model_dump(mode="python"), now
+        session, actor, report_id, body.model_dump(mode="python"), now, expected_version=version
     )
     return await _report_view(session, report, actor, now, response)
+
+
+@router.get(
+    "/reports/{report_id}/history",
+    response_model=list[HistoryEntryOut],
+    responses=responses(401, 403, 404),
+    summary="The report's timeline (the grantee sees the reasons given to it)",
+)
+async def report_history(
+    report_id: uuid.UUID, actor: ProposalParty, session: Session
+) -> list[HistoryEntryOut]:
+    report, _ = await service.get_report(session, actor, report_id)
+    events = await AuditRepository(session).timeline("report", report.id)
+    view = staff_view(events) if actor.role == "fund_manager" else applicant_view(events)
+    return [history_out(e) for e in view]
 
 
 @router.post(

@@ -3,7 +3,8 @@
 Each change is one conditional UPDATE on the call row. On PostgreSQL the row lock makes
 concurrent awards queue and re-check the condition against the committed value; on SQLite the
 write transaction (BEGIN IMMEDIATE) already serialises them. A CHECK constraint on the table
-backs it: the committed amount can never exceed the envelope, whatever the code does.
+backs it: the committed amount can never exceed the envelope, whatever the code does. Each
+change bumps the call's version: its representation (the remaining envelope) changed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from facility.calls.models import Call
 from facility.errors import Conflict
+from facility.stateful import loaded_in_step
 
 
 class EnvelopeExceeded(Conflict):
@@ -38,8 +40,9 @@ async def commit(session: AsyncSession, call_id: uuid.UUID, amount: Decimal) -> 
         await session.execute(
             update(Call)
             .where(Call.id == call_id, Call.committed_amount + amount <= Call.budget_envelope)
-            .values(committed_amount=Call.committed_amount + amount)
-            .returning(Call.budget_envelope, Call.committed_amount)
+            .values(committed_amount=Call.committed_amount + amount, version=Call.version + 1)
+            .returning(Call.budget_envelope, Call.committed_amount, Call.version)
+            .execution_options(synchronize_session=False)
         )
     ).one_or_none()
     if row is None:
@@ -49,6 +52,9 @@ async def commit(session: AsyncSession, call_id: uuid.UUID, amount: Decimal) -> 
             remaining_envelope=str(left),
             requested=str(amount),
         )
+    loaded_in_step(
+        session, Call, call_id, committed_amount=row.committed_amount, version=row.version
+    )
     return Decimal(row.budget_envelope - row.committed_amount)
 
 
@@ -58,8 +64,12 @@ async def release(session: AsyncSession, call_id: uuid.UUID, amount: Decimal) ->
         await session.execute(
             update(Call)
             .where(Call.id == call_id)
-            .values(committed_amount=Call.committed_amount - amount)
-            .returning(Call.budget_envelope, Call.committed_amount)
+            .values(committed_amount=Call.committed_amount - amount, version=Call.version + 1)
+            .returning(Call.budget_envelope, Call.committed_amount, Call.version)
+            .execution_options(synchronize_session=False)
         )
     ).one()
+    loaded_in_step(
+        session, Call, call_id, committed_amount=row.committed_amount, version=row.version
+    )
     return Decimal(row.budget_envelope - row.committed_amount)

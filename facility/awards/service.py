@@ -134,6 +134,9 @@ async def _propose_promotion(ctx: EffectContext) -> None:
     assert isinstance(proposal, Proposal)
     call = await ctx.session.get(Call, proposal.call_id, populate_existing=True)
     assert call is not None
+    if call.status not in ("published", "closed"):  # cancelled or finalised: no more awards
+        ctx.event_payload["promotion_candidate"] = None
+        return
     candidate = await promotion_candidate(ctx.session, call)
     if candidate is None:
         ctx.event_payload["promotion_candidate"] = None

@@ -28,7 +28,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 SHORT_ACTION_MONTHS = 12
@@ -131,6 +131,8 @@ def payment_schedule(
 
 
 def unlock_threshold(previous_instalments: list[Decimal]) -> Decimal:
-    """Spending to date needed to unlock the next instalment."""
+    """Spending to date needed to unlock the next instalment, rounded up to the cent so it
+    is never a fraction of a cent below 70 %."""
     *earlier, last = previous_instalments
-    return _cents(sum(earlier, Decimal(0)) + last * NEXT_INSTALMENT_SPENT_SHARE)
+    needed = sum(earlier, Decimal(0)) + last * NEXT_INSTALMENT_SPENT_SHARE
+    return needed.quantize(CENT, rounding=ROUND_CEILING)

@@ -17,12 +17,20 @@ from facility.attachments import sniff
 from facility.attachments.service import receive_file
 from facility.attachments.storage import ContentStore
 from facility.awards import envelope
-from facility.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from facility.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
 from facility.evaluation.models import EvaluationResult
 from facility.grants import schedule
 from facility.grants.models import Grant, Payment, Report, ReportAttachment
 from facility.lifecycle import SYSTEM_ACTOR, Actor, EffectContext
 from facility.proposals.models import Proposal
+from facility.stateful import loaded_in_step
 
 _S = TypeVar("_S", bound=Select[Any])
 
@@ -234,6 +242,23 @@ async def _cancel_open_schedules(ctx: EffectContext) -> None:
             await lifecycle.fire(ctx.session, payment, "cancel", SYSTEM_ACTOR, now=ctx.now)
 
 
+@lifecycle.effect("grant", "revoke_unsigned_award")
+async def _revoke_unsigned_award(ctx: EffectContext) -> None:
+    """A grant the facility terminates before signature takes the award with it (unless the
+    termination comes from the applicant's decline or the offer's lapse, already under way)."""
+    grant = ctx.subject
+    assert isinstance(grant, Grant)
+    if ctx.source != "contracting":
+        return
+    proposal = await ctx.session.get(Proposal, grant.proposal_id, with_for_update=True)
+    assert proposal is not None
+    if proposal.status == "awarded":
+        await lifecycle.fire(
+            ctx.session, proposal, "revoke_award", SYSTEM_ACTOR, now=ctx.now,
+            payload={"reasons": [str(ctx.payload.get("reason") or "The grant was terminated")]},
+        )  # fmt: skip
+
+
 @lifecycle.effect("grant", "release_waived_balance")
 async def _release_waived_balance(ctx: EffectContext) -> None:
     grant = ctx.subject
@@ -349,11 +374,15 @@ async def save_report(
     report_id: uuid.UUID,
     fields: Mapping[str, Any],
     now: datetime,
+    *,
+    expected_version: int,
 ) -> tuple[Report, Grant]:
-    """The grantee's draft of a report (PUT replaces it)."""
+    """The grantee's draft of a report (PUT replaces it; no lost updates between colleagues)."""
     report, grant = await get_report(session, actor, report_id, lock=True)
     if actor.role != "applicant":
         raise Forbidden("Only the grantee writes its reports")
+    if report.version != expected_version:
+        raise PreconditionFailed("The report has changed since you read it", version=report.version)
     if not lifecycle.is_editable(report):
         raise Conflict(f"The report is {report.status} and cannot be edited", state=report.status)
     errors = _progress_problems(
@@ -455,6 +484,9 @@ async def _unlock_payments(ctx: EffectContext) -> None:
         if payment.status == "scheduled":
             await lifecycle.fire(ctx.session, payment, "cancel", SYSTEM_ACTOR, now=ctx.now)
     balance = next(p for p in payments if p.kind == "balance")
+    if balance.status != "scheduled":  # already waived (or cancelled): nothing falls due
+        ctx.event_payload["balance"] = None
+        return
     outstanding = sum((p.amount for p in pre if p.status == "due"), Decimal(0))
     balance.amount = grant.amount - grant.paid_total - grant.released_amount - outstanding
     balance.due_on = due_on
@@ -497,7 +529,7 @@ async def transition_payment(
         payload = {**payload, "amount": payment.amount}
     await lifecycle.fire(
         session, payment, trigger, actor, now=now, payload=payload, comment=comment,
-        facts={"grant": grant},
+        facts={"grant": grant, "signed_on": grant.signed_on},
     )  # fmt: skip
     if trigger == "waive":
         payment.waiver_reason = str(payload.get("reason"))
@@ -510,16 +542,20 @@ async def _record_payment(ctx: EffectContext) -> None:
     payment = ctx.subject
     assert isinstance(payment, Payment)
     amount: Decimal = ctx.payload["amount"]
-    paid = (
+    row = (
         await ctx.session.execute(
             update(Grant)
             .where(Grant.id == payment.grant_id, Grant.paid_total + amount <= Grant.amount)
-            .values(paid_total=Grant.paid_total + amount)
-            .returning(Grant.paid_total)
+            .values(paid_total=Grant.paid_total + amount, version=Grant.version + 1)
+            .returning(Grant.paid_total, Grant.version)
+            .execution_options(synchronize_session=False)
         )
-    ).scalar_one_or_none()
-    if paid is None:
+    ).one_or_none()
+    if row is None:
         raise Conflict("This payment would take the total paid above the grant's amount")
+    paid = row.paid_total
+    # Keep a loaded grant (and its ETag) in step with the row.
+    loaded_in_step(ctx.session, Grant, payment.grant_id, paid_total=paid, version=row.version)
     payment.paid_on = ctx.payload["paid_on"]
     payment.paid_amount = amount
     payment.updated_at = ctx.now

@@ -73,6 +73,8 @@ RULES: tuple[Rule, ...] = (
          "The award offer lapsed: the contract was not signed in time"),
     Rule("proposal.award_lapsed", "award_lapsed", FUND_MANAGERS,
          "An award offer lapsed; money returned to the envelope"),
+    Rule("proposal.award_revoked", "award_revoked", APPLICANT,
+         "The facility withdrew an award before its contract was signed; the reasons"),
     Rule("call.promotion_proposed", "promotion_proposed", FUND_MANAGERS,
          "A reserve proposal now fits the envelope and can be promoted"),
     Rule("grant.contract_signed", "contract_signed", APPLICANT,
