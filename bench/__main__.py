@@ -21,9 +21,7 @@ def main() -> None:
         print(f"| {name} | {seconds * 1000:,.1f} |")
     if args.skip_http:
         return
-    print(
-        "\n| scenario | database | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|"
-    )
+    print("\n| scenario | database | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|")
     for result in http.run(args.backends.split(","), concurrency=args.concurrency,
                            seconds=args.seconds):  # fmt: skip
         print(result.line(), flush=True)

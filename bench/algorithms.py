@@ -37,7 +37,7 @@ def matching_case(proposals: int, evaluators: int, places: int, seed: int = 1) -
             frozenset(rng.sample(PRIORITIES, 2)),
             frozenset(rng.sample(COUNTRIES, 1)),
             frozenset(),
-        )  # fmt: skip
+        )
         for i in range(evaluators)
     ]
     slots = []
@@ -61,7 +61,7 @@ def ranking_case(rows: int, seed: int = 2) -> Callable[[], Any]:
                 submitted_at=datetime(2026, 3, 1, tzinfo=UTC),
                 content={"requested_amount": "200000.00"},
             ),
-        )  # fmt: skip
+        )
         for i in range(rows)
     ]
     return lambda: ranking.rank(call, "concept_note", inputs)  # type: ignore[arg-type]
@@ -73,7 +73,7 @@ def run() -> list[tuple[str, float]]:
         results.append(
             (f"assign evaluators: {p} proposals x {k} places, {e} evaluators",
              timed(matching_case(p, e, k), repeat=3))
-        )  # fmt: skip
+        )
     results.append(("rank 1,000 evaluated proposals", timed(ranking_case(1000))))
     results.append(
         ("payment + reporting schedule of a 36-month grant",

@@ -17,8 +17,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import asyncpg
@@ -26,7 +27,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
 @dataclass
@@ -52,55 +53,63 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.asynccontextmanager
-async def database(backend: str) -> AsyncIterator[str]:
+@contextlib.contextmanager
+def database(backend: str) -> Iterator[str]:
+    """A fresh, empty database on ``backend``; dropped afterwards."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite+aiosqlite:///{tmp}/bench.db"
         return
-    base = os.environ.get(
-        "FACILITY_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
+    base = os.environ.get("FACILITY_BENCH_POSTGRES_URL", DEFAULT_PG)
     name = f"facility_bench_{uuid.uuid4().hex[:8]}"
     admin = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@contextlib.asynccontextmanager
-async def server(url: str, workers: int) -> AsyncIterator[str]:
+@contextlib.contextmanager
+def server(url: str, workers: int) -> Iterator[str]:
+    """Migrate, seed and serve ``url`` with uvicorn in a subprocess; yields the base URL."""
     port = _port()
-    env = {**os.environ, "FACILITY_ENV": "dev", "FACILITY_DATABASE_URL": url,
-           "FACILITY_WORKER_IN_PROCESS": "false", "FACILITY_DB_POOL_SIZE": "16",
-           "FACILITY_ATTACHMENT_DIR": tempfile.mkdtemp(), "FACILITY_ARGON2_TIME_COST": "1",
-           "FACILITY_ARGON2_MEMORY_KIB": "8192"}  # fmt: skip
+    env = {
+        **os.environ,
+        "FACILITY_ENV": "dev",
+        "FACILITY_DATABASE_URL": url,
+        "FACILITY_WORKER_IN_PROCESS": "false",
+        "FACILITY_DB_POOL_SIZE": "16",
+        "FACILITY_ATTACHMENT_DIR": tempfile.mkdtemp(),
+        "FACILITY_ARGON2_TIME_COST": "1",
+        "FACILITY_ARGON2_MEMORY_KIB": "8192",
+    }
     facility = [sys.executable, "-m", "facility.cli"]
     subprocess.run([*facility, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
-    seeded = subprocess.run([*facility, "demo", "seed"], env=env, check=True, capture_output=True,
-                            text=True, cwd=ROOT)  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
-         "--log-level", "warning"], env=env, cwd=ROOT,
-    )  # fmt: skip
+    subprocess.run([*facility, "demo", "seed"], env=env, check=True, capture_output=True, cwd=ROOT)
+    uvicorn = [
+        sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.Popen(uvicorn, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{base}/health")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the server did not start")
-        os.environ["BENCH_SEED_OUTPUT"] = seeded.stdout
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not start")
         yield base
     finally:
         proc.terminate()
@@ -133,46 +142,56 @@ async def load(
     return Result(name, backend, len(latencies), errors, elapsed, latencies)
 
 
-async def scenarios(backend: str, *, concurrency: int, seconds: float) -> list[Result]:
+async def _accounts(api: str, how_many: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        call = (await client.get(f"{api}/calls")).json()["items"][0]
+        tokens = []
+        for i in range(how_many):
+            email, password = f"bench{i}@example.org", "bench password 123"
+            org = {"name": f"Org {i}", "iati_type": 22, "country": "KG",
+                   "registration_number": f"B-{i}"}  # fmt: skip
+            body = {"email": email, "password": password, "full_name": f"Bench {i}",
+                    "organisation": org}  # fmt: skip
+            assert (await client.post(f"{api}/auth/register", json=body)).status_code == 201
+            form = {"username": email, "password": password}
+            token = (await client.post(f"{api}/auth/token", data=form)).json()["access_token"]
+            tokens.append({"Authorization": f"Bearer {token}"})
+    return call, tokens
+
+
+async def scenarios(base: str, backend: str, *, concurrency: int, seconds: float) -> list[Result]:
+    api = f"{base}/api/v1"
+    call, tokens = await _accounts(api, concurrency)
+    async with httpx.AsyncClient(timeout=30) as client:
+        created = await client.post(
+            f"{api}/calls/{call['id']}/proposals", json={"title": "Bench"}, headers=tokens[0]
+        )
+        proposal = created.json()
+
+    async def read_call(c: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await c.get(f"{api}/calls/{call['id']}")
+
+    async def read_proposal(c: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await c.get(f"{api}/proposals/{proposal['id']}", headers=tokens[0])
+
+    async def create_draft(c: httpx.AsyncClient, n: int) -> httpx.Response:
+        body = {"title": f"Draft {n}", "duration_months": 12}
+        url = f"{api}/calls/{call['id']}/proposals"
+        return await c.post(url, json=body, headers=tokens[n % len(tokens)])
+
     results = []
-    async with database(backend) as url, server(url, workers=1) as base:
-        api = f"{base}/api/v1"
-        async with httpx.AsyncClient(timeout=30) as client:
-            call = (await client.get(f"{api}/calls")).json()["items"][0]
-            tokens = []
-            for i in range(concurrency):
-                body = {"email": f"bench{i}@example.org", "password": "bench password 123",
-                        "full_name": f"Bench {i}", "organisation": {"name": f"Org {i}",
-                        "iati_type": 22, "country": "KG", "registration_number": f"B-{i}"}}  # fmt: skip
-                assert (await client.post(f"{api}/auth/register", json=body)).status_code == 201
-                token = (await client.post(f"{api}/auth/token", data={
-                    "username": body["email"], "password": body["password"]})).json()["access_token"]  # fmt: skip
-                tokens.append({"Authorization": f"Bearer {token}"})
-            proposal = (await client.post(f"{api}/calls/{call['id']}/proposals",
-                                          json={"title": "Bench"}, headers=tokens[0])).json()  # fmt: skip
-
-        async def read_call(c: httpx.AsyncClient, n: int) -> httpx.Response:
-            return await c.get(f"{api}/calls/{call['id']}")
-
-        async def read_proposal(c: httpx.AsyncClient, n: int) -> httpx.Response:
-            return await c.get(f"{api}/proposals/{proposal['id']}", headers=tokens[0])
-
-        async def create_draft(c: httpx.AsyncClient, n: int) -> httpx.Response:
-            return await c.post(f"{api}/calls/{call['id']}/proposals",
-                                json={"title": f"Draft {n}", "duration_months": 12},
-                                headers=tokens[n % len(tokens)])  # fmt: skip
-
-        results.append(await load("GET a call (public)", backend, read_call,
-                                  concurrency=concurrency, seconds=seconds))  # fmt: skip
-        results.append(await load("GET a proposal (authenticated)", backend, read_proposal,
-                                  concurrency=concurrency, seconds=seconds))  # fmt: skip
-        results.append(await load("POST a draft proposal", backend, create_draft,
-                                  concurrency=concurrency, seconds=seconds))  # fmt: skip
+    for name, request in (
+        ("GET a call (public)", read_call),
+        ("GET a proposal (authenticated)", read_proposal),
+        ("POST a draft proposal", create_draft),
+    ):
+        results.append(await load(name, backend, request, concurrency=concurrency, seconds=seconds))
     return results
 
 
 def run(backends: list[str], *, concurrency: int = 32, seconds: float = 10.0) -> list[Result]:
     out: list[Result] = []
     for backend in backends:
-        out += asyncio.run(scenarios(backend, concurrency=concurrency, seconds=seconds))
+        with database(backend) as url, server(url, workers=1) as base:
+            out += asyncio.run(scenarios(base, backend, concurrency=concurrency, seconds=seconds))
     return out

@@ -560,6 +560,7 @@ async def test_missing_kind_or_file_is_422(world: World) -> None:
 
 # --- ETag ------------------------------------------------------------------------------------
 
+
 async def test_etag_changes_when_an_attachment_is_added(world: World) -> None:
     s = await scene(world)
     path = f"/api/v1/proposals/{s.pid}"

@@ -63,6 +63,7 @@ async def test_a_rolled_back_transition_leaves_no_message(world: World, db: Data
     call = await world.call(fm)
     applicant = await world.applicant()
     draft = await world.ready_proposal(applicant, call["id"])
+
     async def submit_then_fail() -> None:
         async with db.unit_of_work() as session:
             row = await session.get(Proposal, uuid.UUID(draft["id"]))

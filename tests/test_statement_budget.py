@@ -31,7 +31,9 @@ def statements(db: Database) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", record)
 
 
-async def test_reads_and_writes_stay_within_their_statement_budget(world: World, db: Database) -> None:
+async def test_reads_and_writes_stay_within_their_statement_budget(
+    world: World, db: Database
+) -> None:
     fm = await world.fund_manager()
     call = await world.call(fm)
     applicant = await world.applicant()
