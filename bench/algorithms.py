@@ -71,8 +71,10 @@ def run() -> list[tuple[str, float]]:
     results = []
     for p, e, k in ((30, 10, 2), (100, 20, 3), (300, 60, 3)):
         results.append(
-            (f"assign evaluators: {p} proposals x {k} places, {e} evaluators",
-             timed(matching_case(p, e, k), repeat=3))
+            (
+                f"assign evaluators: {p} proposals x {k} places, {e} evaluators",
+                timed(matching_case(p, e, k), repeat=3),
+            )
         )
     results.append(("rank 1,000 evaluated proposals", timed(ranking_case(1000))))
     results.append(
