@@ -219,6 +219,7 @@ SECTIONS: dict[str, list[Row]] = {
         Row("GET",    "/api/v1/grants/{grant_id}/payments",                  SIGNED_GRANT,   (A,   200, F,   U,   U,   200, U)),
         Row("GET",    "/api/v1/reports",                                     NOTHING,        (A,   200, 200, U,   U,   200, U)),
         Row("GET",    "/api/v1/reports/{report_id}",                         REPORT,         (A,   200, F,   U,   U,   200, U)),
+        Row("GET",    "/api/v1/reports/{report_id}/history",                 REPORT,         (A,   200, F,   U,   U,   200, U)),
         Row("PUT",    "/api/v1/reports/{report_id}",                         REPORT,         (A,   200, F,   U,   U,   U,   U)),
         Row("POST",   "/api/v1/reports/{report_id}/transitions",             FILLED_REPORT,  (A,   200, F,   U,   U,   U,   U), "submit"),
         Row("POST",   "/api/v1/reports/{report_id}/transitions",             SUBMITTED_REPORT, (A, U,   F,   U,   U,   200, U), "approve"),
@@ -239,7 +240,7 @@ SECTIONS: dict[str, list[Row]] = {
 # What a transition row sends besides its trigger.
 TRIGGER_PAYLOAD: dict[str, dict[str, Any]] = {
     "sign_contract": {"signed_on": "2026-03-02"},
-    "pay": {"paid_on": "2026-03-20"},
+    "pay": {"paid_on": "2026-03-02"},  # the frozen clock's date: not in the future
 }
 REPORT_BODY = {
     "narrative": "Year one delivered.",
@@ -478,7 +479,8 @@ class Scene:
             report: dict[str, Any] = (await self._ok(r))[0]  # type: ignore[index]
             url, applicant = f"/api/v1/reports/{report['id']}", self.headers(APPLICANT)
             if state in (FILLED_REPORT, SUBMITTED_REPORT):
-                await self._ok(await self.api.put(url, json=REPORT_BODY, headers=applicant))
+                versioned = {**applicant, "If-Match": f'"v{report["version"]}"'}
+                await self._ok(await self.api.put(url, json=REPORT_BODY, headers=versioned))
             if state == SUBMITTED_REPORT:
                 r = await self.api.post(
                     f"{url}/transitions", json={"trigger": "submit"}, headers=applicant
@@ -579,7 +581,7 @@ class Scene:
         return {}
 
     async def etag(self, path: str) -> str:
-        """The current ETag of a call or proposal, read by someone who may see it."""
+        """The current ETag of a call, proposal or report, read by someone who may see it."""
         r = await self.api.get(path, headers=self.headers(FUND_MANAGER))
         assert r.status_code == 200, r.text
         return r.headers["etag"]
@@ -670,6 +672,8 @@ async def check_row(row: Row, scene: Scene, db: Database) -> None:
         if_match = await scene.etag(f"/api/v1/calls/{params['call_id']}")
     elif row.method == "PATCH" and "proposal_id" in params:
         if_match = await scene.etag(f"/api/v1/proposals/{params['proposal_id']}")
+    elif row.method == "PUT" and row.path == "/api/v1/reports/{report_id}":
+        if_match = await scene.etag(f"/api/v1/reports/{params['report_id']}")
 
     expected = row.expected()
     refused = [c for c in CALLERS if expected[c] >= 400]

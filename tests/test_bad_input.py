@@ -502,8 +502,9 @@ class Bench:
         r = await self.api.get(f"/api/v1/grants/{grant['id']}/reports", headers=fm.headers)
         report: dict[str, Any] = r.json()[0]
         if filled:
+            headers = {**applicant.headers, "If-Match": f'"v{report["version"]}"'}
             r = await self.api.put(
-                f"/api/v1/reports/{report['id']}", json=REPORT_BODY, headers=applicant.headers
+                f"/api/v1/reports/{report['id']}", json=REPORT_BODY, headers=headers
             )
             assert r.status_code == 200, r.text
         return report
@@ -616,7 +617,9 @@ class Bench:
             return Target("POST", url, (await self.fund_manager()).headers, json=body)
         if endpoint == "report_put":
             url = f"/api/v1/reports/{(await self.report(filled=False))['id']}"
-            return Target("PUT", url, (await self.applicant()).headers, json=REPORT_BODY)
+            applicant = await self.applicant()
+            headers = {**applicant.headers, "If-Match": await self.etag(url, applicant)}
+            return Target("PUT", url, headers, json=REPORT_BODY)
         if endpoint == "report_transition":
             url = f"/api/v1/reports/{(await self.report(filled=True))['id']}/transitions"
             body = {"trigger": "submit", "comment": "On time"}
@@ -628,7 +631,7 @@ class Bench:
             return Target("POST", url, headers, data={"kind": "logframe"}, files=files)
         if endpoint == "payment_transition":
             url = f"/api/v1/payments/{(await self.payment())['id']}/transitions"
-            body = {"trigger": "pay", "paid_on": "2026-03-20", "comment": "Wired"}
+            body = {"trigger": "pay", "paid_on": "2026-03-02", "comment": "Wired"}
             return Target("POST", url, (await self.fund_manager()).headers, json=body)
         raise AssertionError(endpoint)
 
@@ -1481,14 +1484,15 @@ async def test_malformed_ids_in_paths(
         ("GET", "/api/v1/grants/{grant_id}/reports", applicant, {}),
         ("GET", "/api/v1/grants/{grant_id}/payments", applicant, {}),
         ("GET", "/api/v1/reports/{report_id}", applicant, {}),
-        ("PUT", "/api/v1/reports/{report_id}", applicant, {"json": REPORT_BODY}),
+        ("PUT", "/api/v1/reports/{report_id}", applicant, {"json": REPORT_BODY, "h": if_match}),
+        ("GET", "/api/v1/reports/{report_id}/history", applicant, {}),
         ("POST", "/api/v1/reports/{report_id}/transitions", applicant,
          {"json": {"trigger": "submit"}}),
         ("POST", "/api/v1/reports/{report_id}/attachments", applicant, upload),
         ("GET", "/api/v1/reports/{report_id}/attachments/{attachment_id}", applicant, {}),
         ("GET", "/api/v1/payments/{payment_id}", applicant, {}),
         ("POST", "/api/v1/payments/{payment_id}/transitions", fm,
-         {"json": {"trigger": "pay", "paid_on": "2026-03-20"}}),
+         {"json": {"trigger": "pay", "paid_on": "2026-03-02"}}),
         ("POST", "/api/v1/outbox/{message_id}/retry", admin, {}),
     ]  # fmt: skip
     with_ids = {

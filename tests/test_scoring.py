@@ -321,6 +321,7 @@ def test_consolidate_means_each_section_and_the_total() -> None:
         "sections": {k: str(v) for k, v in c.sections.items()},
         "total": "70.00",
         "markers": dict.fromkeys(MARKERS, 1),
+        "labels": {s["id"]: s["label"] for s in FULL["sections"]},  # for the applicant's letter
     }
 
 
