@@ -2,9 +2,9 @@
 PostgreSQL too, against databases built by the Alembic migrations (never ``create_all``),
 through real HTTP (httpx on the ASGI app). Only the clock is fake.
 
-Each pytest-xdist worker owns its databases. Between tests, SQLite gets a fresh copy of a
-migrated template file; PostgreSQL tables are emptied (triggers off for the append-only
-audit table, which refuses deletes otherwise).
+Each pytest-xdist worker owns its databases, and one app per backend for the session.
+Between tests, SQLite gets a fresh copy of a migrated template file; PostgreSQL tables are
+emptied (triggers off for the append-only audit table, which refuses deletes otherwise).
 """
 
 from __future__ import annotations
@@ -126,36 +126,79 @@ async def _empty_postgres(url: str) -> None:
         await conn.close()
 
 
+@dataclass
+class Shared:
+    """One app per backend for the whole session (building a FastAPI app and its routes'
+    dependency graphs costs more than most tests); each test gets it back in a clean state:
+    an empty database, empty file stores, the clock at START."""
+
+    backend: str
+    settings: Settings
+    clock: FrozenClock
+    app: FastAPI
+    template: Path | None
+
+    async def reset(self) -> None:
+        db: Database = self.app.state.services.db
+        if self.template is not None:
+            await db.dispose()  # no open connection while the file is replaced
+            target = Path(self.settings.database_url.split(":///", 1)[1])
+            for suffix in ("-wal", "-shm"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(self.template, target)
+        else:
+            await _empty_postgres(self.settings.database_url)
+        for folder in (self.settings.attachment_dir, self.settings.mail_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+        self.clock.set(START)
+
+
+@pytest.fixture(scope="session")
+async def shared(
+    migrated: MigratedDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Shared]:
+    root = tmp_path_factory.mktemp(f"app-{migrated.backend}")
+    url = migrated.url
+    if migrated.template is not None:
+        url = f"sqlite+aiosqlite:///{root / 'facility.db'}"
+        shutil.copyfile(migrated.template, root / "facility.db")
+    settings = base_settings(url, root)
+    clock = FrozenClock(START)
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield Shared(migrated.backend, settings, clock, application, migrated.template)
+
+
+@pytest.fixture
+async def fresh(shared: Shared) -> Shared:
+    await shared.reset()
+    return shared
+
+
 @pytest.fixture
 def backend(migrated: MigratedDatabase) -> str:
     return migrated.backend
 
 
 @pytest.fixture
-async def database_url(migrated: MigratedDatabase, tmp_path: Path) -> str:
-    if migrated.template is not None:
-        target = tmp_path / "facility.db"
-        shutil.copyfile(migrated.template, target)
-        return f"sqlite+aiosqlite:///{target}"
-    await _empty_postgres(migrated.url)
-    return migrated.url
+def database_url(fresh: Shared) -> str:
+    return fresh.settings.database_url
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
+def clock(fresh: Shared) -> FrozenClock:
+    return fresh.clock
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return base_settings(database_url, tmp_path)
+def settings(fresh: Shared) -> Settings:
+    return fresh.settings
 
 
 @pytest.fixture
-async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, clock=clock)
-    async with application.router.lifespan_context(application):
-        yield application
+def app(fresh: Shared) -> FastAPI:
+    return fresh.app
 
 
 @pytest.fixture

@@ -30,15 +30,20 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def office_file(kind: str) -> bytes:
+    """A minimal DOCX/XLSX/ODT/ODS, byte-for-byte the same every time (fixed timestamps)."""
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        return zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         if kind in ("odt", "ods"):
             sub = "text" if kind == "odt" else "spreadsheet"
-            z.writestr(zipfile.ZipInfo("mimetype"), f"application/vnd.oasis.opendocument.{sub}")
-            z.writestr("content.xml", "<office:document-content/>")
+            z.writestr(entry("mimetype"), f"application/vnd.oasis.opendocument.{sub}")
+            z.writestr(entry("content.xml"), "<office:document-content/>")
         else:
-            z.writestr("[Content_Types].xml", "<Types/>")
-            z.writestr("word/document.xml" if kind == "docx" else "xl/workbook.xml", "<x/>")
+            z.writestr(entry("[Content_Types].xml"), "<Types/>")
+            z.writestr(entry("word/document.xml" if kind == "docx" else "xl/workbook.xml"), "<x/>")
     return buf.getvalue()
 
 

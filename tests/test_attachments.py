@@ -265,7 +265,8 @@ async def test_hostile_names_are_displayed_safely_and_never_reach_the_disk(
 def _assert_only_the_store_was_written(settings: Settings, tmp_path: Path, *blobs: bytes) -> None:
     assert_store_holds(settings, *blobs)
     root = store_root(settings)
-    # Nothing else anywhere in this test's directory: the database, the mail spool, the store.
+    # Nothing else anywhere in the app's directory: the database, the mail spool, the store.
+    tmp_path = settings.attachment_dir.parent
     for path in tmp_path.rglob("*"):
         if path.is_dir():
             continue
