@@ -142,16 +142,19 @@ class Shared:
         db: Database = self.app.state.services.db
         if self.template is not None:
             await db.dispose()  # no open connection while the file is replaced
-            target = Path(self.settings.database_url.split(":///", 1)[1])
-            for suffix in ("-wal", "-shm"):
-                Path(f"{target}{suffix}").unlink(missing_ok=True)
-            shutil.copyfile(self.template, target)
+            self._restore_sqlite(self.template)
         else:
             await _empty_postgres(self.settings.database_url)
         for folder in (self.settings.attachment_dir, self.settings.mail_dir):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
         self.clock.set(START)
+
+    def _restore_sqlite(self, template: Path) -> None:
+        target = Path(self.settings.database_url.split(":///", 1)[1])
+        for suffix in ("-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(template, target)
 
 
 @pytest.fixture(scope="session")
