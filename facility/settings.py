@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = SmtpTls.starttls
+    # A CA bundle for a relay whose certificate a private CA signed (system CAs otherwise).
+    smtp_ca_file: Path | None = None
     smtp_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     mail_from: str = "Silk Routes Facility <no-reply@facility.localhost>"
     mail_dir: Path = PROJECT_ROOT / "var" / "mail"

@@ -70,8 +70,9 @@ class SmtpTransport:
                 port=s.smtp_port,
                 username=s.smtp_user,
                 password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                use_tls=s.smtp_tls is SmtpTls.implicit,
-                start_tls=s.smtp_tls is SmtpTls.starttls,
+                use_tls=s.smtp_tls == SmtpTls.implicit,
+                start_tls=s.smtp_tls == SmtpTls.starttls,
+                cert_bundle=str(s.smtp_ca_file) if s.smtp_ca_file else None,
                 timeout=s.smtp_timeout_s,
             )
         except aiosmtplib.SMTPResponseException as exc:
