@@ -107,3 +107,71 @@ async def test_sqlite_writers_in_separate_connections_wait_instead_of_failing(
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_payment_is_recorded_once_under_concurrent_requests(world: World) -> None:
+    from tests.factories import force_evaluated
+
+    fm = await world.fund_manager()
+    call = await world.call(fm)
+    applicant = await world.applicant()
+    proposal = await world.submitted(applicant, call["id"])
+    await force_evaluated(world, proposal["id"])
+    assert (await world.fire(fm, proposal["id"], "award")).status_code == 200
+    [grant] = (await world.client.get("/api/v1/grants", headers=fm.headers)).json()["items"]
+    today = world.clock.now().date().isoformat()
+    signed = await world.client.post(
+        f"/api/v1/grants/{grant['id']}/transitions",
+        json={"trigger": "sign_contract", "signed_on": today},
+        headers=fm.headers,
+    )
+    assert signed.status_code == 200, signed.text
+    payments = await world.client.get(f"/api/v1/grants/{grant['id']}/payments", headers=fm.headers)
+    first = payments.json()[0]
+    responses = await asyncio.gather(
+        *(
+            world.client.post(
+                f"/api/v1/payments/{first['id']}/transitions",
+                json={"trigger": "pay", "paid_on": today},
+                headers=fm.headers,
+            )
+            for _ in range(8)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 7
+    got = await world.client.get(f"/api/v1/grants/{grant['id']}", headers=fm.headers)
+    assert got.json()["paid_total"] == first["amount"]
+
+
+async def test_two_schedulers_queue_each_reminder_once(world: World, settings: Settings) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from facility.notifications import scheduler
+    from facility.notifications.models import OutboxMessage
+    from tests.factories import evaluator_with_profile, pass_screening
+
+    fm = await world.fund_manager()
+    call = await world.call(fm, evaluation_period_days=5)
+    applicant = await world.applicant()
+    proposal = await world.submitted(applicant, call["id"])
+    await pass_screening(world, fm, proposal["id"])
+    for _ in range(2):
+        await evaluator_with_profile(world)
+    await world.client.post(f"/api/v1/calls/{call['id']}/assignments/auto", headers=fm.headers)
+    world.clock.advance(timedelta(days=3))  # both evaluations due within three days
+    first, second = Database(settings), Database(settings)
+    try:
+        queued = await asyncio.gather(
+            scheduler.queue_reminders(first, world.clock),
+            scheduler.queue_reminders(second, world.clock),
+        )
+    finally:
+        await first.dispose()
+        await second.dispose()
+    assert sum(queued) == 2  # one per evaluator, whoever queued it
+    async with world.svc.db.unit_of_work(write=False) as session:
+        count = select(func.count()).select_from(OutboxMessage)
+        reminders = count.where(OutboxMessage.kind == "evaluation_reminder")
+        assert (await session.execute(reminders)).scalar_one() == 2
