@@ -231,7 +231,9 @@ def install(app: FastAPI) -> None:
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries declaring problem bodies for the given statuses."""
+    """OpenAPI ``responses`` entries declaring problem bodies for the given statuses (and
+    always 422: any parameter can be malformed, and it is a problem too)."""
+    statuses = tuple(sorted({*statuses, 422}))
     described = {
         400: "Bad request", 401: "Not authenticated", 403: "Not allowed for your role",
         404: "Not found (or not yours)", 409: "Conflicts with the current state",

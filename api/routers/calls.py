@@ -48,7 +48,12 @@ def _fields(body: CallCreateIn | CallUpdateIn) -> dict[str, Any]:
     return data
 
 
-@router.get("", response_model=Page[CallOut], summary="List calls (public: not drafts)")
+@router.get(
+    "",
+    response_model=Page[CallOut],
+    responses=responses(422),
+    summary="List calls (public: not drafts)",
+)
 async def list_calls(
     session: Session,
     user: OptionalUser,
