@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, status
@@ -17,6 +16,7 @@ from api.deps import (
     Session,
     etag,
 )
+from api.files import DOWNLOAD_RESPONSES, chunks, download
 from api.pagination import Pagination, check_statuses, next_cursor
 from api.presenters import grant_out, history_out, payment_out, report_out
 from api.problems import responses
@@ -35,7 +35,7 @@ from api.schemas.grants import (
 )
 from api.schemas.proposals import HistoryEntryOut
 from facility.audit.repository import AuditRepository
-from facility.audit.views import applicant_view, staff_view
+from facility.audit.views import view_for
 from facility.awards.service import award_plan
 from facility.grants import service
 from facility.grants.models import Grant, Report
@@ -143,7 +143,7 @@ async def grant_history(
 ) -> list[HistoryEntryOut]:
     grant = await service.get_grant(session, actor, grant_id)
     events = await AuditRepository(session).timeline("grant", grant.id)
-    view = staff_view(events) if actor.role == "fund_manager" else applicant_view(events)
+    view = view_for(actor.role, events)
     return [history_out(e) for e in view]
 
 
@@ -249,7 +249,7 @@ async def report_history(
 ) -> list[HistoryEntryOut]:
     report, _ = await service.get_report(session, actor, report_id)
     events = await AuditRepository(session).timeline("report", report.id)
-    view = staff_view(events) if actor.role == "fund_manager" else applicant_view(events)
+    view = view_for(actor.role, events)
     return [history_out(e) for e in view]
 
 
@@ -274,11 +274,6 @@ async def transition_report(
     return await _report_view(session, report, actor, now, response)
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(1024 * 1024):
-        yield chunk
-
-
 @router.post(
     "/reports/{report_id}/attachments",
     status_code=status.HTTP_201_CREATED,
@@ -298,7 +293,7 @@ async def add_report_attachment(
 ) -> ReportAttachmentOut:
     attachment = await service.add_report_attachment(
         session, svc.store, actor, report_id, kind=kind, filename=file.filename or "",
-        chunks=_chunks(file), max_bytes=svc.settings.attachment_max_bytes, now=now,
+        chunks=chunks(file), max_bytes=svc.settings.attachment_max_bytes, now=now,
     )  # fmt: skip
     response.headers["Location"] = f"/api/v1/reports/{report_id}/attachments/{attachment.id}"
     return ReportAttachmentOut.model_validate(attachment)
@@ -307,7 +302,7 @@ async def add_report_attachment(
 @router.get(
     "/reports/{report_id}/attachments/{attachment_id}",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **responses(401, 403, 404)},
+    responses=DOWNLOAD_RESPONSES,
 )
 async def download_report_attachment(
     report_id: uuid.UUID,
@@ -317,12 +312,7 @@ async def download_report_attachment(
     session: Session,
 ) -> FileResponse:
     attachment = await service.get_report_attachment(session, actor, report_id, attachment_id)
-    return FileResponse(
-        svc.store.path_for(attachment.sha256),
-        media_type=attachment.media_type,
-        filename=attachment.filename,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
-    )
+    return download(svc.store, attachment)
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, responses=responses(401, 403, 404))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Form, Header, Query, Response, UploadFile, status
@@ -17,6 +16,7 @@ from api.deps import (
     Session,
     etag,
 )
+from api.files import DOWNLOAD_RESPONSES, chunks, download
 from api.pagination import Pagination, check_statuses, next_cursor
 from api.presenters import history_out, proposal_out
 from api.problems import responses
@@ -185,11 +185,6 @@ async def proposal_submissions(
     return [SubmissionOut.model_validate(s) for s in await submissions(session, actor, proposal_id)]
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(1024 * 1024):
-        yield chunk
-
-
 @router.post(
     "/proposals/{proposal_id}/attachments",
     status_code=status.HTTP_201_CREATED,
@@ -209,7 +204,7 @@ async def add_attachment(
 ) -> AttachmentOut:
     attachment = await attachments.add_attachment(
         session, svc.store, actor, proposal_id, kind=kind, filename=file.filename or "",
-        chunks=_chunks(file), max_bytes=svc.settings.attachment_max_bytes, now=now,
+        chunks=chunks(file), max_bytes=svc.settings.attachment_max_bytes, now=now,
     )  # fmt: skip
     response.headers["Location"] = f"/api/v1/proposals/{proposal_id}/attachments/{attachment.id}"
     return AttachmentOut.model_validate(attachment)
@@ -218,7 +213,7 @@ async def add_attachment(
 @router.get(
     "/proposals/{proposal_id}/attachments/{attachment_id}",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **responses(401, 403, 404)},
+    responses=DOWNLOAD_RESPONSES,
     summary="Download an attachment (same access as the proposal)",
 )
 async def download_attachment(
@@ -229,12 +224,7 @@ async def download_attachment(
     session: Session,
 ) -> FileResponse:
     _, attachment = await attachments.get_attachment(session, actor, proposal_id, attachment_id)
-    return FileResponse(
-        svc.store.path_for(attachment.sha256),
-        media_type=attachment.media_type,
-        filename=attachment.filename,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
-    )
+    return download(svc.store, attachment)
 
 
 @router.delete(

@@ -37,3 +37,8 @@ def applicant_view(events: Iterable[AuditEvent]) -> list[HistoryEntry]:
             )
         )
     return entries
+
+
+def view_for(role: str, events: Iterable[AuditEvent]) -> list[HistoryEntry]:
+    """Fund managers see everything; applicants their side (the only other readers)."""
+    return staff_view(events) if role == "fund_manager" else applicant_view(events)

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from facility import lifecycle
 from facility.audit.models import AuditEvent
 from facility.audit.repository import AuditRepository
-from facility.audit.views import HistoryEntry, applicant_view, staff_view
+from facility.audit.views import HistoryEntry, view_for
 from facility.calls.models import Call
 from facility.calls.repository import CallRepository
 from facility.errors import (
@@ -331,7 +331,7 @@ async def history(
     """The proposal's timeline, as the caller may see it."""
     proposal = await get_proposal(session, actor, proposal_id)
     events = await AuditRepository(session).timeline("proposal", proposal.id)
-    return staff_view(events) if actor.role == "fund_manager" else applicant_view(events)
+    return view_for(actor.role, events)
 
 
 async def submissions(
