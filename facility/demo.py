@@ -18,6 +18,7 @@ from facility.calls import service as calls
 from facility.calls.grids import prag_concept_note_grid, prag_full_application_grid
 from facility.calls.repository import CallRepository
 from facility.clock import Clock
+from facility.evaluation.models import EvaluatorProfile
 from facility.identity import service as identity
 from facility.identity.models import Role, User
 from facility.identity.passwords import Passwords
@@ -124,6 +125,17 @@ async def seed(session: AsyncSession, passwords: Passwords, clock: Clock) -> dic
                 )  # fmt: skip
             created[account.email] = password
         users[account.role] = user
+
+    evaluator = users[Role.evaluator]
+    if await session.get(EvaluatorProfile, evaluator.id) is None:
+        # A profile makes the demo evaluator eligible for automatic assignment.
+        session.add(
+            EvaluatorProfile(
+                user_id=evaluator.id, expertise=[p.value for p in Priority],
+                languages=["en", "ru"], countries=["DE"], affiliations=[], updated_at=now,
+            )
+        )  # fmt: skip
+        await session.flush()
 
     if await CallRepository(session).by_reference(DEMO_CALL_REFERENCE) is None:
         manager = users[Role.fund_manager]

@@ -527,8 +527,10 @@ async def test_history_records_the_screening_events(world: World) -> None:
     staff = (
         await world.client.get(f"/api/v1/proposals/{proposal['id']}/history", headers=fm.headers)
     ).json()
-    events = [(e["trigger"], e["to_state"]) for e in staff]
+    events = [(e["trigger"], e["to_state"]) for e in staff if e["trigger"]]
     assert events[-2:] == [("start_screening", "screening"), ("pass_screening", "evaluation")]
+    recorded = [e for e in staff if e["event"] == "proposal.screening_recorded"]
+    assert recorded and recorded[-1]["actor"]["id"] == str(fm.id)
     started = next(e for e in staff if e["trigger"] == "start_screening")
     assert started["payload"]["automatic_checks_failed"] == []
     assert started["occurred_at"].startswith(world.clock.now().date().isoformat())

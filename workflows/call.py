@@ -24,7 +24,14 @@ def deadline_in_future(ctx: GuardContext) -> Iterator[Refusal]:
 def deadline_moves_later(ctx: GuardContext) -> Iterator[Refusal]:
     new: datetime = ctx.payload["closes_at"]
     current: datetime | None = ctx.subject["closes_at"]
-    if current is not None and new <= current:
+    if current is not None and current < ctx.now:
+        # PRAG: a missed deadline means rejection; reopening would be unfair to those on time.
+        yield Refusal(
+            "deadline_passed",
+            f"The deadline {current.isoformat()} has passed; it can no longer be extended",
+            ("closes_at",),
+        )
+    elif current is not None and new <= current:
         yield Refusal(
             "deadline_not_later",
             f"The deadline may only move later than {current.isoformat()}",

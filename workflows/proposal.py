@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from workflows.definition import (
@@ -177,9 +177,10 @@ def within_call_limits(ctx: GuardContext) -> Iterator[Refusal]:
         elif total > 0:
             cofinancing = (total - amount) * 100 / total
             if cofinancing < call["min_cofinancing_pct"]:
+                shown = cofinancing.quantize(CENT, rounding=ROUND_DOWN)  # never shown as enough
                 yield Refusal(
                     "cofinancing_too_low",
-                    f"Co-financing is {cofinancing.quantize(Decimal('0.01'))} % of the total "
+                    f"Co-financing is {shown} % of the total "
                     f"budget; the call requires at least {call['min_cofinancing_pct']} %",
                     ("total_budget",),
                 )

@@ -108,6 +108,11 @@ class ProposalFieldsIn(InputModel):
         for name in ("requested_amount", "total_budget", "planned_start"):
             if name in data:
                 data[name] = getattr(self, name)
+        if self.country_shares:  # "60", 60 and "60.0" are the same share: store one form
+            data["country_shares"] = [
+                {"country": s.country, "share": str(s.share.quantize(Decimal("0.01")))}
+                for s in self.country_shares
+            ]
         return data
 
 

@@ -22,11 +22,17 @@ def staff_view(events: Iterable[AuditEvent]) -> list[HistoryEntry]:
     return [HistoryEntry(e, e.comment, dict(e.payload), e.actor_id) for e in events]
 
 
+# The facility's working notes: not part of the applicant's timeline at all.
+STAFF_ONLY_EVENTS = frozenset({"proposal.screening_recorded"})
+
+
 def applicant_view(events: Iterable[AuditEvent]) -> list[HistoryEntry]:
     """The applicant's side: their own entries in full; of the facility's, no internal
     comments, no staff identities, and only the payload fields the workflow marks as theirs."""
     entries = []
     for e in events:
+        if e.event in STAFF_ONLY_EVENTS:
+            continue
         own = e.actor_role == "applicant"
         entries.append(
             HistoryEntry(

@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from facility.calls.models import Call
 
-# Applicants and the public never see drafts.
+# Applicants and the public see calls once published (a draft cancelled unpublished, never).
 PUBLIC_STATUSES = ("published", "closed", "finalised", "cancelled")
+
+
+def public(stmt: Select[Any]) -> Select[Any]:
+    return stmt.where(Call.status.in_(PUBLIC_STATUSES), Call.published_at.is_not(None))
 
 
 class CallRepository:
@@ -21,7 +26,7 @@ class CallRepository:
     ) -> Call | None:
         stmt = select(Call).where(Call.id == call_id)
         if not include_drafts:
-            stmt = stmt.where(Call.status.in_(PUBLIC_STATUSES))
+            stmt = public(stmt)
         if lock:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
@@ -40,7 +45,7 @@ class CallRepository:
     ) -> list[Call]:
         stmt = select(Call).order_by(Call.id.desc()).limit(limit)
         if not include_drafts:
-            stmt = stmt.where(Call.status.in_(PUBLIC_STATUSES))
+            stmt = public(stmt)
         if statuses:
             stmt = stmt.where(Call.status.in_(statuses))
         if after is not None:

@@ -76,6 +76,15 @@ async def applicant_of(session: AsyncSession, proposal: Proposal) -> matching.Ap
     return matching.Applicant(org.country, org.registration_number, proposal.primary_priority)
 
 
+async def conflicted_on(session: AsyncSession, proposal_id: uuid.UUID) -> set[uuid.UUID]:
+    """Evaluators who declared a conflict of interest on this proposal, at any stage: the
+    conflict is about the applicant, not the stage."""
+    stmt = select(Assignment.evaluator_id).where(
+        Assignment.proposal_id == proposal_id, Assignment.conflict_of_interest.is_(True)
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
 def places_missing(proposal: Proposal, call: Call, assignments: list[Assignment]) -> int:
     """How many more evaluators the proposal needs now."""
     held = [a for a in assignments if a.status in COUNTED]
@@ -150,10 +159,11 @@ async def auto_assign(
         assignments = await repo.for_proposal(proposal.id, proposal.stage)
         missing = places_missing(proposal, call, assignments)
         if missing:
+            taken = {a.evaluator_id for a in assignments} | await conflicted_on(
+                session, proposal.id
+            )
             slot = matching.Slot(
-                proposal.id,
-                await applicant_of(session, proposal),
-                frozenset(a.evaluator_id for a in assignments),
+                proposal.id, await applicant_of(session, proposal), frozenset(taken)
             )
             slots += [slot] * missing
     outcome = AutoAssignment()
@@ -199,6 +209,8 @@ async def assign_by_hand(
             raise Conflict(
                 f"This evaluator already has an assignment for this proposal ({existing.status})"
             )
+    if evaluator_id in await conflicted_on(session, proposal.id):
+        raise Conflict("This evaluator declared a conflict of interest on this proposal")
     profile = await repo.profile(evaluator_id)
     reasons: list[str] = []
     if profile is None:
@@ -269,10 +281,8 @@ async def find_evaluator_for(
     assignments = await repo.for_proposal(proposal.id, proposal.stage)
     if not places_missing(proposal, call, assignments):
         return None
-    slot = matching.Slot(
-        proposal.id, await applicant_of(session, proposal),
-        frozenset(a.evaluator_id for a in assignments),
-    )  # fmt: skip
+    taken = {a.evaluator_id for a in assignments} | await conflicted_on(session, proposal.id)
+    slot = matching.Slot(proposal.id, await applicant_of(session, proposal), frozenset(taken))
     chosen = matching.pick_one(await candidates(session), await repo.loads(call.id), slot)
     if chosen is None:
         return None

@@ -115,7 +115,8 @@ class EvaluationRepository:
                 EvaluationResult.call_id == call_id,
                 EvaluationResult.stage == stage,
                 EvaluationResult.passed.is_(True),
-                Proposal.status != "withdrawn",
+                # Out of the running: they take no room under a cut line.
+                Proposal.status.not_in(("withdrawn", "rejected", "declined")),
             )
         )
         return [(p, r, s) for p, r, s in (await self.session.execute(stmt)).all()]

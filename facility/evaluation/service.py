@@ -109,8 +109,20 @@ async def submit(
         "grid": grid_for(call, assignment.stage),
     }
     await lifecycle.fire(session, assignment, "submit_evaluation", actor, now=now, facts=facts)
-    await consolidate_if_complete(session, assignment.proposal_id, now)
     return assignment, evaluation
+
+
+# An evaluation submitted, or a place given up (withdrawn, recused without a replacement):
+# the proposal may now have all it waits for.
+CONSOLIDATING_EVENTS = frozenset(
+    {"assignment.evaluation_submitted", "assignment.withdrawn", "assignment.recused"}
+)
+
+
+@lifecycle.subscribe
+async def _consolidate_when_complete(session: AsyncSession, event: Any, subject: Any) -> None:
+    if event.event in CONSOLIDATING_EVENTS and isinstance(subject, Assignment):
+        await consolidate_if_complete(session, subject.proposal_id, event.occurred_at)
 
 
 @lifecycle.effect("assignment", "finalise_evaluation")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
@@ -71,7 +71,7 @@ class Proposal(Stateful, Base):
         if self.requested_amount is None or not self.total_budget:
             return None
         share = (self.total_budget - self.requested_amount) * 100 / self.total_budget
-        return share.quantize(Decimal("0.01"))
+        return share.quantize(Decimal("0.01"), rounding=ROUND_DOWN)  # never shows more than it is
 
 
 class ProposalSubmission(IdMixin, Base):

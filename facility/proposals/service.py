@@ -35,7 +35,7 @@ from facility.evaluation.models import Assignment
 from facility.identity.models import Organisation
 from facility.ids import new_id
 from facility.lifecycle import Actor, EffectContext
-from facility.proposals.content import canonical_content, sha256_of
+from facility.proposals.content import canonical_content, canonical_json, sha256_of
 from facility.proposals.models import IdempotencyKey, Proposal, ProposalSubmission
 from facility.proposals.repository import ProposalRepository
 from workflows.proposal import CONCEPT_NOTE, FULL_APPLICATION
@@ -58,7 +58,8 @@ def _full_application_problems(proposal: Proposal, changes: Mapping[str, Any]) -
     errors = [
         FieldError((name,), "Locked: the concept note was assessed on it", "locked")
         for name in LOCKED_AFTER_CONCEPT_NOTE
-        if name in changes and changes[name] != getattr(proposal, name)
+        if name in changes
+        and canonical_json(changes[name]) != canonical_json(getattr(proposal, name))
     ]
     amount = changes.get("requested_amount")
     if amount is not None:
@@ -77,6 +78,11 @@ def _full_application_problems(proposal: Proposal, changes: Mapping[str, Any]) -
 
 def _draft_problems(fields: Mapping[str, Any]) -> list[FieldError]:
     errors = []
+    requested, total = fields.get("requested_amount"), fields.get("total_budget")
+    if requested is not None and total is not None and requested > total:
+        errors.append(
+            FieldError(("requested_amount",), "The requested amount cannot exceed the total budget")
+        )
     primary = fields.get("primary_priority")
     if primary is not None and primary in (fields.get("secondary_priorities") or []):
         errors.append(
@@ -93,7 +99,9 @@ def _call_open_for_drafting(call: Call, now: datetime) -> None:
         raise Conflict(f"The call is {call.status} and does not take new proposals")
     if now < call.opens_at:
         raise Conflict(f"The call opens at {call.opens_at.isoformat()}")
-    if call.closes_at is not None and now > call.closes_at:
+    if call.closes_at is not None and now.replace(microsecond=0) > call.closes_at.replace(
+        microsecond=0
+    ):  # to the second, as submissions are judged
         raise Conflict(f"The call closed at {call.closes_at.isoformat()}")
 
 
@@ -247,6 +255,8 @@ async def update_proposal(
     merged = {
         "primary_priority": proposal.primary_priority,
         "secondary_priorities": proposal.secondary_priorities,
+        "requested_amount": proposal.requested_amount,
+        "total_budget": proposal.total_budget,
         **changes,
     }
     errors = _draft_problems(merged) + _full_application_problems(proposal, changes)

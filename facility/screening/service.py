@@ -114,6 +114,12 @@ async def record_checklist(
     screening.updated_at = now
     screening.updated_by_id = actor.id
     await session.flush()
+    await lifecycle.record(
+        session, subject_type="proposal", subject_id=proposal.id,
+        event="proposal.screening_recorded", actor=actor, now=now,
+        payload={"items": [{"id": i["id"], "passed": i["passed"], "note": i["note"]}
+                           for i in screening.checklist]},
+    )  # fmt: skip
     return proposal, screening
 
 
