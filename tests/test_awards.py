@@ -738,7 +738,7 @@ async def test_an_unsigned_award_lapses_and_proposes_the_right_reserve(world: Wo
     assert await fire_due_timers(world.svc.db, world.clock) == [(ids["P2"], "lapse")]
 
     assert [await status_of(world, fm, ids[n]) for n in ("P1", "P2", "P3")] == [
-        "awarded", "declined", "awarded"
+        "contracted", "declined", "contracted"
     ]  # fmt: skip
     [lapsed] = [h for h in await proposal_history(world, fm, ids["P2"]) if h["trigger"] == "lapse"]
     assert (lapsed["event"], lapsed["actor"]["role"]) == ("proposal.award_lapsed", "system")
@@ -768,10 +768,11 @@ async def test_no_decline_once_the_contract_is_signed(world: World) -> None:
     )
     assert signed.status_code == 200, signed.text
 
+    # Signed, the award is contracted: there is nothing left to decline.
+    assert await status_of(world, fm, p["id"]) == "contracted"
     r = await world.fire(applicant, p["id"], "decline")
-    assert r.status_code == 422, r.text
-    assert codes(r) == {"contract_signed"}
-    assert await status_of(world, fm, p["id"]) == "awarded"
+    assert r.status_code == 409, r.text
+    assert await status_of(world, fm, p["id"]) == "contracted"
     assert (await grant_of(world, fm, call["id"], p["id"]))["status"] == "active"
     assert (await get_call(world, fm, call["id"]))["committed_amount"] == "200000.00"
 

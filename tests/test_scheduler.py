@@ -90,7 +90,7 @@ async def test_no_lapse_when_the_contract_is_signed_in_time(
     assert signed.status_code == 200, signed.text
     clock.set(start + timedelta(days=31))
     assert await scheduler.fire_due_timers(db, clock) == []
-    assert await _status(world, applicant, proposal) == "awarded"
+    assert await _status(world, applicant, proposal) == "contracted"  # signed: no timer left
 
 
 async def test_two_schedulers_fire_a_timer_once(

@@ -70,7 +70,7 @@ GRANT = Workflow(
             "sign_contract", "contracting", "active",
             roles=[FUND_MANAGER],
             guards=["signature_date_valid"],
-            effects=["record_signature", "schedule_reports", "schedule_payments"],
+            effects=["record_signature", "schedule_reports", "schedule_payments", "contract_award"],
             event="grant.contract_signed",
             description="Record the signature; the reporting and payment schedules start.",
             applicant_visible=["signed_on"],

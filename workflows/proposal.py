@@ -334,14 +334,6 @@ def call_takes_decisions(ctx: GuardContext) -> Iterator[Refusal]:
         yield Refusal("call_not_deciding", f"The call is {status}: no more award decisions")
 
 
-@guards.register
-def contract_not_signed(ctx: GuardContext) -> Iterator[Refusal]:
-    if ctx.facts.get("grant_status") not in (None, "contracting"):
-        yield Refusal(
-            "contract_signed", "The contract is signed: the award can no longer be declined"
-        )
-
-
 PROPOSAL = Workflow(
     name="proposal",
     description="A proposal answering a call for proposals, from draft to award.",
@@ -368,6 +360,11 @@ PROPOSAL = Workflow(
                     "call's acceptance period (a decline: the money returns).",
                 ),
             ),
+        ),
+        State(
+            "contracted",
+            "The grant contract is signed; the grant carries the story on.",
+            terminal=True,
         ),
         State("declined", "The applicant declined the award or let it lapse.", terminal=True),
         State("withdrawn", "Withdrawn by the applicant.", terminal=True),
@@ -494,7 +491,6 @@ PROPOSAL = Workflow(
         transition(
             "decline", "awarded", "declined",
             roles=[APPLICANT],
-            guards=["contract_not_signed"],
             effects=["return_award", "propose_promotion"],
             event="proposal.award_declined",
             description="The applicant declines the award before signing the contract.",
@@ -502,10 +498,15 @@ PROPOSAL = Workflow(
         transition(
             "lapse", "awarded", "declined",
             roles=[SYSTEM],
-            guards=["contract_not_signed"],
             effects=["return_award", "propose_promotion"],
             event="proposal.award_lapsed",
             description="The contract was not signed within the acceptance period.",
+        ),
+        transition(
+            "contract", "awarded", "contracted",
+            roles=[SYSTEM],
+            event="proposal.contracted",
+            description="The grant contract was signed.",
         ),
         transition(
             "revoke_award", "awarded", "rejected",

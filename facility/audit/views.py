@@ -24,6 +24,19 @@ def staff_view(events: Iterable[AuditEvent]) -> list[HistoryEntry]:
 
 # The facility's working notes: not part of the applicant's timeline at all.
 STAFF_ONLY_EVENTS = frozenset({"proposal.screening_recorded"})
+# What effects add to an applicant's own event about others (another organisation's reserve
+# proposal that could be promoted when they decline): never shown to the applicant.
+STAFF_ONLY_KEYS = frozenset({"promotion_candidate"})
+
+
+def applicant_payload(event: AuditEvent) -> dict[str, Any]:
+    """The part of an event's payload an applicant may read."""
+    own = event.actor_role == "applicant"
+    return {
+        k: v
+        for k, v in event.payload.items()
+        if (own or k in event.applicant_visible) and k not in STAFF_ONLY_KEYS
+    }
 
 
 def applicant_view(events: Iterable[AuditEvent]) -> list[HistoryEntry]:
@@ -36,10 +49,7 @@ def applicant_view(events: Iterable[AuditEvent]) -> list[HistoryEntry]:
         own = e.actor_role == "applicant"
         entries.append(
             HistoryEntry(
-                e,
-                e.comment if own else None,
-                {k: v for k, v in e.payload.items() if own or k in e.applicant_visible},
-                e.actor_id if own else None,
+                e, e.comment if own else None, applicant_payload(e), e.actor_id if own else None
             )
         )
     return entries

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +19,7 @@ from facility.evaluation.service import call_ranking
 from facility.grants.service import grant_of_proposal, open_grant
 from facility.lifecycle import SYSTEM_ACTOR, EffectContext
 from facility.proposals.models import Proposal
-from facility.proposals.service import facts_for, guard_facts
+from facility.proposals.service import guard_facts
 from workflows.proposal import FULL_APPLICATION
 
 RESERVE_RELEASED = (
@@ -74,12 +73,6 @@ async def promotion_candidate(session: AsyncSession, call: Call) -> Row | None:
         (r for r in ranked.rows if r.proposal.status == "reserve" and r.requested_amount <= left),
         None,
     )
-
-
-@facts_for("decline", "lapse")
-async def _grant_facts(session: AsyncSession, proposal: Proposal) -> dict[str, Any]:
-    grant = await grant_of_proposal(session, proposal.id)
-    return {"grant_status": grant.status if grant else None}
 
 
 @lifecycle.effect("proposal", "commit_envelope")

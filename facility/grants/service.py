@@ -242,6 +242,17 @@ async def _cancel_open_schedules(ctx: EffectContext) -> None:
             await lifecycle.fire(ctx.session, payment, "cancel", SYSTEM_ACTOR, now=ctx.now)
 
 
+@lifecycle.effect("grant", "contract_award")
+async def _contract_award(ctx: EffectContext) -> None:
+    """Signed: the award offer is accepted for good (no more decline, no lapse)."""
+    grant = ctx.subject
+    assert isinstance(grant, Grant)
+    proposal = await ctx.session.get(Proposal, grant.proposal_id, with_for_update=True)
+    assert proposal is not None
+    if proposal.status == "awarded":
+        await lifecycle.fire(ctx.session, proposal, "contract", SYSTEM_ACTOR, now=ctx.now)
+
+
 @lifecycle.effect("grant", "revoke_unsigned_award")
 async def _revoke_unsigned_award(ctx: EffectContext) -> None:
     """A grant the facility terminates before signature takes the award with it (unless the

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from facility import lifecycle
 from facility.audit.models import AuditEvent
+from facility.audit.views import applicant_payload
 from facility.calls.models import Call
 from facility.evaluation.models import Assignment
 from facility.grants.models import Grant, Payment, Report
@@ -116,9 +117,7 @@ async def recipients(
 
 def visible_payload(event: AuditEvent, who: str) -> dict[str, Any]:
     """Applicants read what the workflow lets them read of an event (as in the history)."""
-    if who != APPLICANT or event.actor_role == "applicant":
-        return dict(event.payload)
-    return {k: v for k, v in event.payload.items() if k in event.applicant_visible}
+    return applicant_payload(event) if who == APPLICANT else dict(event.payload)
 
 
 def new_message(
