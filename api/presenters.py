@@ -225,11 +225,11 @@ def grant_out(grant: Grant, role: str) -> GrantOut:
 
 
 def report_out(
-    report: Report, attachments: list[ReportAttachment], role: str, now: datetime
+    report: Report, attachments: list[ReportAttachment], role: str, now: datetime, grant: Grant
 ) -> ReportOut:
     fields = {n: getattr(report, n) for n in ReportOut.model_fields if hasattr(report, n)}
     fields.update(
-        overdue=is_overdue(report, now),
+        overdue=is_overdue(report, now, grant.status),
         attachments=[ReportAttachmentOut.model_validate(a) for a in attachments],
         available_transitions=lifecycle.available_triggers(report, role),
         indicator_progress=[

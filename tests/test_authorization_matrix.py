@@ -227,6 +227,7 @@ SECTIONS: dict[str, list[Row]] = {
         Row("GET",    "/api/v1/reports/{report_id}/attachments/{attachment_id}",
                                                                              REPORT_FILE,    (A,   200, F,   U,   U,   200, U)),
         Row("GET",    "/api/v1/payments/{payment_id}",                       PAYMENT,        (A,   200, F,   U,   U,   200, U)),
+        Row("GET",    "/api/v1/payments/{payment_id}/history",               PAYMENT,        (A,   200, F,   U,   U,   200, U)),
         Row("POST",   "/api/v1/payments/{payment_id}/transitions",           PAYMENT,        (A,   U,   U,   U,   U,   200, U), "pay"),
     ],
     "notifications": [

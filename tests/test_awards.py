@@ -482,7 +482,9 @@ async def test_reject_needs_reasons_which_the_applicant_reads(world: World) -> N
     [entry] = [
         h for h in await proposal_history(world, applicant, p["id"]) if h["trigger"] == "reject"
     ]
-    assert (entry["event"], entry["payload"]) == ("proposal.rejected", {"reasons": [reason]})
+    assert entry["event"] == "proposal.rejected"
+    assert entry["payload"]["reasons"] == [reason]
+    assert entry["payload"]["scores"]["total"] == "80.00"  # with the score breakdown
     assert (await get_call(world, fm, call["id"]))["committed_amount"] == "0.00"
 
 
@@ -812,7 +814,8 @@ async def test_finalising_the_call_rejects_the_remaining_reserve(world: World) -
         assert await status_of(world, fm, ids[name]) == "rejected"
         last = (await proposal_history(world, who[name], ids[name]))[-1]
         assert (last["event"], last["trigger"]) == ("proposal.rejected", "release_reserve")
-        assert last["payload"] == {"reasons": [RESERVE_RELEASED]}
+        assert last["payload"]["reasons"] == [RESERVE_RELEASED]
+        assert last["payload"]["reason_code"] == "reserve_released"
         assert last["actor"] == {"role": "system", "id": None}
     for name in ("P1", "P2", "P3"):
         assert await status_of(world, fm, ids[name]) == "awarded"

@@ -1491,6 +1491,7 @@ async def test_malformed_ids_in_paths(
         ("POST", "/api/v1/reports/{report_id}/attachments", applicant, upload),
         ("GET", "/api/v1/reports/{report_id}/attachments/{attachment_id}", applicant, {}),
         ("GET", "/api/v1/payments/{payment_id}", applicant, {}),
+        ("GET", "/api/v1/payments/{payment_id}/history", applicant, {}),
         ("POST", "/api/v1/payments/{payment_id}/transitions", fm,
          {"json": {"trigger": "pay", "paid_on": "2026-03-02"}}),
         ("POST", "/api/v1/outbox/{message_id}/retry", admin, {}),

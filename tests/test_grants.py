@@ -337,11 +337,12 @@ async def test_overdue_reports_follow_the_frozen_clock(world: World) -> None:
     # Submitted: no longer overdue.
     await file_report(world, fm, g, rid, "150000.00", approve=False)
     assert await overdue_ids(fm) == [] and await flag(g.grantee) is False
-    # Sent back after its due date: overdue again until resubmitted.
+    # Sent back after its due date: it was handed in, so it is not overdue again (the grantee
+    # is not chased as if it had never reported).
     r = await report_do(world, fm, rid, "request_revision", reason="Add the women/men split.")
     assert r.status_code == 200, r.text
-    assert r.json()["overdue"] is True
-    assert await overdue_ids(g.grantee) == [rid]
+    assert r.json()["overdue"] is False
+    assert await overdue_ids(g.grantee) == []
     r = await report_do(world, g.grantee, rid, "submit")
     assert r.status_code == 200, r.text
     assert r.json()["overdue"] is False
@@ -705,7 +706,14 @@ async def test_pay_records_date_and_amount_never_above_the_grant(world: World) -
     assert not_due.status_code == 409, not_due.text
 
     world.clock.set(at("2026-04-20"))
-    paid = await pay_do(world, fm, pre["id"], "pay", paid_on="2026-04-17", amount="150000.00")
+    unexplained = await pay_do(
+        world, fm, pre["id"], "pay", paid_on="2026-04-17", amount="150000.00"
+    )
+    assert codes(unexplained) == ["reason_required"]  # less than scheduled: say why
+    paid = await pay_do(
+        world, fm, pre["id"], "pay", paid_on="2026-04-17", amount="150000.00",
+        reason="10,000 of the budget line for equipment was ineligible.",
+    )  # fmt: skip
     assert paid.status_code == 200, paid.text
     assert (paid.json()["status"], paid.json()["paid_on"], paid.json()["paid_amount"]) == (
         "paid", "2026-04-17", "150000.00"

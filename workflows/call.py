@@ -41,6 +41,15 @@ def deadline_moves_later(ctx: GuardContext) -> Iterator[Refusal]:
         yield Refusal("deadline_passed", "The new deadline is in the past", ("closes_at",))
 
 
+@guards.register
+def every_decision_taken(ctx: GuardContext) -> Iterator[Refusal]:
+    """Finalising says every applicant has their answer: none may still be waiting."""
+    waiting: dict[str, int] = ctx.facts.get("undecided", {})
+    if waiting:
+        listed = ", ".join(f"{n} {status}" for status, n in sorted(waiting.items()))
+        yield Refusal("decisions_pending", f"Proposals still wait for a decision: {listed}")
+
+
 CALL = Workflow(
     name="call",
     description="A call for proposals, from drafting to its final decisions.",
@@ -86,6 +95,7 @@ CALL = Workflow(
         transition(
             "finalise", "closed", "finalised",
             roles=[FUND_MANAGER],
+            guards=["every_decision_taken"],
             effects=["release_reserve_list"],
             event="call.finalised",
             description="Record that every decision of the call is taken.",

@@ -99,7 +99,7 @@ GRANT = Workflow(
             "close", "closing", "closed",
             roles=[FUND_MANAGER],
             guards=["final_report_approved", "balance_settled"],
-            effects=["release_waived_balance"],
+            effects=["release_waived_balance", "cancel_open_schedules"],
             event="grant.closed",
             description="Close the grant: final report approved and balance paid or waived.",
         ),
@@ -110,7 +110,7 @@ GRANT = Workflow(
             effects=["release_unspent", "cancel_open_schedules", "revoke_unsigned_award"],
             event="grant.terminated",
             description="End the grant early; unspent money returns to the envelope.",
-            applicant_visible=["reason"],
+            applicant_visible=["reason", "reason_code"],
         ),
     ),
 )  # fmt: skip
@@ -171,7 +171,7 @@ REPORT = Workflow(
             "cancel", ["due", "submitted", "revision_requested"], "cancelled",
             roles=[SYSTEM],
             event="report.cancelled",
-            description="The grant ended early.",
+            description="No longer required: the grant ended early or was closed.",
         ),
     ),
 )  # fmt: skip
@@ -202,6 +202,19 @@ def paid_on_valid(ctx: GuardContext) -> Iterator[Refusal]:
 
 
 @guards.register
+def partial_payment_explained(ctx: GuardContext) -> Iterator[Refusal]:
+    """Paying less than scheduled gives money back at closure: say why, for the record."""
+    amount = ctx.payload.get("amount")
+    explained = bool(str(ctx.payload.get("reason") or "").strip())
+    if amount is not None and amount < ctx.subject["amount"] and not explained:
+        yield Refusal(
+            "reason_required",
+            f"Paying less than the scheduled {ctx.subject['amount']} needs a reason",
+            ("reason",),
+        )
+
+
+@guards.register
 def only_the_balance_is_waived(ctx: GuardContext) -> Iterator[Refusal]:
     if ctx.subject["kind"] != "balance":
         yield Refusal("not_a_balance", "Only the balance can be waived")
@@ -229,11 +242,11 @@ PAYMENT = Workflow(
         transition(
             "pay", "due", "paid",
             roles=[FUND_MANAGER],
-            guards=["payment_amount_valid", "paid_on_valid"],
+            guards=["payment_amount_valid", "paid_on_valid", "partial_payment_explained"],
             effects=["record_payment"],
             event="payment.paid",
             description="Record the payment (date and amount); never above the grant.",
-            applicant_visible=["amount", "paid_on"],
+            applicant_visible=["amount", "paid_on", "reason"],
         ),
         transition(
             "waive", ["scheduled", "due"], "waived",

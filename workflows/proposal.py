@@ -334,6 +334,17 @@ def call_takes_decisions(ctx: GuardContext) -> Iterator[Refusal]:
         yield Refusal("call_not_deciding", f"The call is {status}: no more award decisions")
 
 
+@guards.register
+def best_ranked_reserve(ctx: GuardContext) -> Iterator[Refusal]:
+    """The reserve list is followed in order: a reserve proposal ranked higher whose request
+    fits what is left of the envelope is promoted first."""
+    for ahead in ctx.facts.get("reserve_ahead", ()):
+        yield Refusal(
+            "better_ranked_reserve",
+            f"{ahead} is ranked higher on the reserve list and fits the envelope: promote it first",
+        )
+
+
 PROPOSAL = Workflow(
     name="proposal",
     description="A proposal answering a call for proposals, from draft to award.",
@@ -437,7 +448,7 @@ PROPOSAL = Workflow(
             effects=["record_result"],
             event="proposal.rejected",
             description="Consolidated score below a section threshold or the pass mark.",
-            applicant_visible=["reasons", "scores"],
+            applicant_visible=["reasons", "failures", "scores"],
         ),
         transition(
             "shortlist", "evaluated", "shortlisted",
@@ -475,14 +486,15 @@ PROPOSAL = Workflow(
             "reject", ["evaluated", "reserve"], "rejected",
             roles=[FUND_MANAGER],
             guards=["reasons_given"],
+            effects=["attach_scores"],
             event="proposal.rejected",
-            description="Not selected; reasons are required.",
-            applicant_visible=["reasons"],
+            description="Not selected; reasons are required (the scores go with them).",
+            applicant_visible=["reasons", "scores"],
         ),
         transition(
             "promote", "reserve", "awarded",
             roles=[FUND_MANAGER, SYSTEM],
-            guards=["call_takes_decisions", "award_amount_valid"],
+            guards=["call_takes_decisions", "best_ranked_reserve", "award_amount_valid"],
             effects=["commit_envelope", "open_grant"],
             event="proposal.promoted",
             description="Money was freed: award a reserve proposal.",
@@ -518,9 +530,10 @@ PROPOSAL = Workflow(
         transition(
             "release_reserve", "reserve", "rejected",
             roles=[SYSTEM],
+            effects=["attach_scores"],
             event="proposal.rejected",
             description="The call is finalised; the reserve list is released.",
-            applicant_visible=["reasons"],
+            applicant_visible=["reasons", "reason_code", "scores"],
         ),
     ),
 )  # fmt: skip

@@ -157,7 +157,7 @@ async def grant_reports(
 ) -> list[ReportOut]:
     grant = await service.get_grant(session, actor, grant_id)
     return [
-        report_out(r, await service.report_attachments(session, r.id), actor.role, now)
+        report_out(r, await service.report_attachments(session, r.id), actor.role, now, grant)
         for r in await service.reports_of(session, grant.id)
     ]
 
@@ -192,11 +192,14 @@ async def list_reports(
         session, actor, grant_id=grant_id, overdue_on=now.date() if overdue else None,
         limit=page.limit + 1, after=page.after,
     )  # fmt: skip
+    items = []
+    for r in rows[: page.limit]:
+        grant = await session.get(Grant, r.grant_id)
+        assert grant is not None
+        files = await service.report_attachments(session, r.id)
+        items.append(report_out(r, files, actor.role, now, grant))
     return Page[ReportOut](
-        items=[
-            report_out(r, await service.report_attachments(session, r.id), actor.role, now)
-            for r in rows[: page.limit]
-        ],
+        items=items,
         next_cursor=next_cursor([r.id for r in rows], page.limit),
     )
 
@@ -205,7 +208,10 @@ async def _report_view(
     session: Session, report: Report, actor: Actor, now: Now, response: Response
 ) -> ReportOut:
     response.headers["ETag"] = etag(report.version)
-    return report_out(report, await service.report_attachments(session, report.id), actor.role, now)
+    grant = await session.get(Grant, report.grant_id)
+    assert grant is not None
+    files = await service.report_attachments(session, report.id)
+    return report_out(report, files, actor.role, now, grant)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, responses=responses(401, 403, 404))
@@ -319,6 +325,19 @@ async def download_report_attachment(
 async def get_payment(payment_id: uuid.UUID, actor: ProposalParty, session: Session) -> PaymentOut:
     payment, _ = await service.get_payment(session, actor, payment_id)
     return payment_out(payment, actor.role)
+
+
+@router.get(
+    "/payments/{payment_id}/history",
+    response_model=list[HistoryEntryOut],
+    responses=responses(401, 403, 404),
+)
+async def payment_history(
+    payment_id: uuid.UUID, actor: ProposalParty, session: Session
+) -> list[HistoryEntryOut]:
+    payment, _ = await service.get_payment(session, actor, payment_id)
+    events = await AuditRepository(session).timeline("payment", payment.id)
+    return [history_out(e) for e in view_for(actor.role, events)]
 
 
 @router.post(

@@ -191,6 +191,9 @@ class PayIn(_TransitionIn):
     trigger: Literal["pay"]
     paid_on: date
     amount: Money | None = Field(default=None, description="Default: the scheduled amount")
+    reason: Reason | None = Field(
+        default=None, description="Required when paying less than scheduled"
+    )
 
 
 class WaiveIn(_TransitionIn):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from facility.evaluation.service import call_ranking
 from facility.grants.service import grant_of_proposal, open_grant
 from facility.lifecycle import SYSTEM_ACTOR, EffectContext
 from facility.proposals.models import Proposal
-from facility.proposals.service import guard_facts
+from facility.proposals.service import facts_for, guard_facts
 from workflows.proposal import FULL_APPLICATION
 
 RESERVE_RELEASED = (
@@ -75,6 +76,21 @@ async def promotion_candidate(session: AsyncSession, call: Call) -> Row | None:
     )
 
 
+@facts_for("promote")
+async def _reserve_facts(session: AsyncSession, proposal: Proposal) -> dict[str, Any]:
+    call = await session.get(Call, proposal.call_id)
+    assert call is not None
+    left = call.budget_envelope - call.committed_amount
+    ranked = await call_ranking(session, call, FULL_APPLICATION)
+    ahead = []
+    for row in ranked.rows:
+        if row.proposal.id == proposal.id:
+            break
+        if row.proposal.status == "reserve" and row.requested_amount <= left:
+            ahead.append(row.proposal.reference or str(row.proposal.id))
+    return {"reserve_ahead": ahead}
+
+
 @lifecycle.effect("proposal", "commit_envelope")
 async def _commit_envelope(ctx: EffectContext) -> None:
     proposal = ctx.subject
@@ -112,9 +128,11 @@ async def _return_award(ctx: EffectContext) -> None:
     grant = await grant_of_proposal(ctx.session, proposal.id)
     if grant is None:
         return
+    code = "award_lapsed" if ctx.trigger == "lapse" else "award_declined"
     reason = "The award lapsed" if ctx.trigger == "lapse" else "The award was declined"
     await lifecycle.fire(
-        ctx.session, grant, "terminate", SYSTEM_ACTOR, now=ctx.now, payload={"reason": reason},
+        ctx.session, grant, "terminate", SYSTEM_ACTOR, now=ctx.now,
+        payload={"reason": reason, "reason_code": code},
         facts={"final_report_status": None, "payments": []},
     )  # fmt: skip
 
@@ -170,7 +188,8 @@ async def _release_reserve_list(ctx: EffectContext) -> None:
         facts = await guard_facts(ctx.session, proposal, "release_reserve")
         await lifecycle.fire(
             ctx.session, proposal, "release_reserve", SYSTEM_ACTOR, now=ctx.now,
-            payload={"reasons": [RESERVE_RELEASED]}, facts=facts,
+            payload={"reasons": [RESERVE_RELEASED], "reason_code": "reserve_released"},
+            facts=facts,
         )  # fmt: skip
         released.append(proposal.id)
     ctx.event_payload["reserve_released"] = released

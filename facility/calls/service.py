@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,6 +17,7 @@ from facility.calls.repository import CallRepository
 from facility.calls.rules import call_problems
 from facility.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from facility.lifecycle import Actor, EffectContext
+from facility.proposals.models import Proposal
 
 # Everything a fund manager sets on a call; the rest (status, counters, stamps) is the engine's.
 SPEC_FIELDS = (
@@ -131,8 +133,34 @@ async def transition_call(
     call = await CallRepository(session).get(call_id, include_drafts=True, lock=True)
     if call is None:
         raise NotFound("No such call")
-    await lifecycle.fire(session, call, trigger, actor, now=now, payload=payload, comment=comment)
+    facts = {"undecided": await undecided(session, call, now)} if trigger == "finalise" else {}
+    await lifecycle.fire(
+        session, call, trigger, actor, now=now, payload=payload, comment=comment, facts=facts
+    )
     return call
+
+
+# Proposals that still expect an answer from the facility (a reserve proposal has one: the
+# finalisation itself releases the list). An invited full application counts while its own
+# deadline has not passed.
+WAITING = ("submitted", "screening", "evaluation", "arbitration", "evaluated", "shortlisted")
+
+
+async def undecided(session: AsyncSession, call: Call, now: datetime) -> dict[str, int]:
+    waiting = (
+        select(Proposal.status, func.count())
+        .where(Proposal.call_id == call.id, Proposal.status.in_(WAITING))
+        .group_by(Proposal.status)
+    )
+    counts = {status: n for status, n in (await session.execute(waiting)).all()}
+    invited = select(func.count()).where(
+        Proposal.call_id == call.id,
+        Proposal.status == "draft",
+        Proposal.full_application_due_at >= now,
+    )
+    if n := (await session.execute(invited)).scalar_one():
+        counts["invited to a full application"] = n
+    return counts
 
 
 @lifecycle.effect("call", "stamp_published_at")

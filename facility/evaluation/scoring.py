@@ -132,6 +132,8 @@ class Consolidated:
     count: int
     reasons: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # section id → label
+    # The same as ``reasons``, as data, so each message can say it in its own language.
+    failures: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -162,17 +164,20 @@ def consolidate(grid: Grid, evaluations: Sequence[Submitted]) -> Consolidated:
     sections = {s["id"]: mean([e.sections[s["id"]] for e in evaluations]) for s in grid["sections"]}
     total = mean([e.total for e in evaluations])
     markers = {m: median_rounded_down([e.markers[m] for e in evaluations]) for m in MARKERS}
-    reasons = []
+    reasons, failures = [], []
     for s in grid["sections"]:
         threshold = s.get("threshold")
         if threshold is not None and sections[s["id"]] < Decimal(str(threshold)):
+            limit = Decimal(str(threshold)).quantize(CENT)
             reasons.append(
-                f"{s['label']}: {sections[s['id']]} is below the section threshold "
-                f"{Decimal(str(threshold)).quantize(CENT)}"
+                f"{s['label']}: {sections[s['id']]} is below the section threshold {limit}"
             )
+            failures.append({"kind": "section", "section": s["id"], "label": s["label"],
+                             "score": str(sections[s["id"]]), "threshold": str(limit)})  # fmt: skip
     pass_mark = Decimal(str(grid["pass_mark"])).quantize(CENT)
     if total < pass_mark:
         reasons.append(f"The total score {total} is below the pass mark {pass_mark}")
+        failures.append({"kind": "total", "total": str(total), "pass_mark": str(pass_mark)})
     return Consolidated(
         sections=sections,
         total=total,
@@ -181,4 +186,5 @@ def consolidate(grid: Grid, evaluations: Sequence[Submitted]) -> Consolidated:
         count=len(evaluations),
         reasons=reasons,
         labels={s["id"]: s["label"] for s in grid["sections"]},
+        failures=failures,
     )

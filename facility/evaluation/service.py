@@ -182,7 +182,8 @@ async def consolidate_if_complete(
     trigger = "complete_evaluation" if result.passed else "reject_on_score"
     await lifecycle.fire(
         session, proposal, trigger, SYSTEM_ACTOR, now=now,
-        payload={"reasons": result.reasons, "scores": result.breakdown()},
+        payload={"reasons": result.reasons, "failures": result.failures,
+                 "scores": result.breakdown()},
         facts={**facts, "result": result},
     )  # fmt: skip
 
@@ -294,3 +295,24 @@ async def shortlist_within_cut(
         await lifecycle.fire(session, proposal, "shortlist", actor, now=now, facts=facts)
         shortlisted.append(proposal)
     return shortlisted
+
+
+def breakdown_of(result: EvaluationResult, grid: Grid) -> dict[str, Any]:
+    """A stored result as the score breakdown an applicant is given."""
+    return {
+        "sections": dict(result.section_scores),
+        "total": str(result.total),
+        "markers": {m: getattr(result, m) for m in scoring.MARKERS},
+        "labels": {s["id"]: s["label"] for s in grid["sections"]},
+    }
+
+
+@lifecycle.effect("proposal", "attach_scores")
+async def _attach_scores(ctx: EffectContext) -> None:
+    """A decision after evaluation tells the applicant how the proposal scored."""
+    proposal = ctx.subject
+    assert isinstance(proposal, Proposal)
+    result = await EvaluationRepository(ctx.session).result(proposal.id, proposal.stage)
+    call = await ctx.session.get(Call, proposal.call_id)
+    if result is not None and call is not None:
+        ctx.event_payload["scores"] = breakdown_of(result, grid_for(call, proposal.stage))

@@ -9,8 +9,8 @@ ends before the action does, due 60 days after the period's last day; a final re
 days after the action's last day.
 
 Payments (EU PRAG; amounts are this facility's rule, PRAG leaving them to the contract):
-- actions of 12 months or less, or of EUR 100,000 or less: 80 % pre-financing, due 45 days
-  after signature; the balance (the rest) after the final report is approved;
+- actions of 12 months or less, or of EUR 100,000 or less (in euros): 80 % pre-financing,
+  due 45 days after signature; the balance (the rest) after the final report is approved;
 - longer actions: 80 % of the grant is paid as yearly pre-financing instalments, one per
   12-month period, in proportion to the months each period covers; the first is due 45 days
   after signature, each next one is unlocked by the approval of the interim report that
@@ -100,11 +100,13 @@ def _cents(value: Decimal) -> Decimal:
 
 
 def payment_schedule(
-    amount: Decimal, duration_months: int, signed_on: date
+    amount: Decimal, duration_months: int, signed_on: date, currency: str = "EUR"
 ) -> list[PlannedPayment]:
     first_due = signed_on + timedelta(days=PAYMENT_DAYS)
     final_report = len(reporting_schedule(signed_on, duration_months))
-    if duration_months <= SHORT_ACTION_MONTHS or amount <= SMALL_GRANT:
+    # The EUR 100,000 threshold is a euro amount: other currencies go by duration alone.
+    small = currency == "EUR" and amount <= SMALL_GRANT
+    if duration_months <= SHORT_ACTION_MONTHS or small:
         pre = _cents(amount * PRE_FINANCING_SHARE)
         return [
             PlannedPayment("pre_financing", 1, pre, None, first_due),

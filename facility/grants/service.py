@@ -197,7 +197,10 @@ async def _schedule_payments(ctx: EffectContext) -> None:
     assert isinstance(grant, Grant)
     assert grant.signed_on is not None
     payments = []
-    for planned in schedule.payment_schedule(grant.amount, grant.duration_months, grant.signed_on):
+    plan = schedule.payment_schedule(
+        grant.amount, grant.duration_months, grant.signed_on, grant.currency
+    )
+    for planned in plan:
         payment = Payment(
             grant_id=grant.id, kind=planned.kind, sequence=planned.sequence,
             amount=planned.amount, unlocked_by_report=planned.unlocked_by_report,
@@ -232,6 +235,7 @@ async def _release_unspent(ctx: EffectContext) -> None:
 
 @lifecycle.effect("grant", "cancel_open_schedules")
 async def _cancel_open_schedules(ctx: EffectContext) -> None:
+    """Terminated or closed: reports and payments still open are no longer owed."""
     grant = ctx.subject
     assert isinstance(grant, Grant)
     for report in await reports_of(ctx.session, grant.id):
@@ -314,7 +318,7 @@ async def list_reports(
         stmt = stmt.where(Report.grant_id == grant_id)
     if overdue_on is not None:
         stmt = stmt.where(
-            Report.status.in_(("due", "revision_requested")), Report.due_on < overdue_on
+            Report.status == "due", Report.due_on < overdue_on, Grant.status.in_(RUNNING)
         )
     if after is not None:
         stmt = stmt.where(Report.id < after)
@@ -444,8 +448,13 @@ async def transition_report(
     return report, grant
 
 
-def is_overdue(report: Report, now: datetime) -> bool:
-    return report.status in ("due", "revision_requested") and report.due_on < now.date()
+RUNNING = ("active", "suspended", "closing")
+
+
+def is_overdue(report: Report, now: datetime, grant_status: str) -> bool:
+    """Late and not yet handed in, on a grant still running. A report sent back for revision
+    was handed in (on time or not, that was judged then): it is not overdue again."""
+    return report.status == "due" and report.due_on < now.date() and grant_status in RUNNING
 
 
 @lifecycle.effect("report", "stamp_report_submission")

@@ -26,13 +26,18 @@ def _full_application(ctx: dict[str, Any]) -> bool:
     return ctx.get("stage") != "concept_note"
 
 
+def _terminated_by_the_facility(ctx: dict[str, Any]) -> bool:
+    """A decline or a lapse ends the grant too, but has its own message."""
+    return ctx.get("payload", {}).get("reason_code") not in ("award_declined", "award_lapsed")
+
+
 @dataclass(frozen=True)
 class Rule:
     event: str
     message: str
     recipients: str
     description: str
-    # Decided on the subject's facts (e.g. its stage) when the event happens.
+    # Decided on the message's context (the subject's facts, the event's payload).
     when: Condition | None = None
 
 
@@ -84,6 +89,11 @@ RULES: tuple[Rule, ...] = (
     Rule("report.approved", "report_approved", APPLICANT, "A report is approved"),
     Rule("payment.paid", "payment_made", APPLICANT, "A payment was made: amount and date"),
     Rule("grant.closed", "grant_closed", APPLICANT, "The grant is closed"),
+    Rule("grant.suspended", "grant_suspended", APPLICANT, "Implementation suspended; the reason"),
+    Rule("grant.resumed", "grant_resumed", APPLICANT, "Implementation resumed"),
+    Rule("grant.terminated", "grant_terminated", APPLICANT,
+         "The grant is terminated; the reason", _terminated_by_the_facility),
+    Rule("payment.waived", "balance_waived", APPLICANT, "The balance is waived; the reason"),
 )  # fmt: skip
 
 REMINDERS: tuple[Reminder, ...] = (

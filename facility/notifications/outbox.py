@@ -150,10 +150,10 @@ async def enqueue(session: AsyncSession, event: AuditEvent, subject: Any) -> Non
         return
     base, organisation_id = await subject_context(session, subject)
     for rule in rules:
-        if rule.when is not None and not rule.when(base):
-            continue
         context = {**base, "event": event.event, "occurred_at": jsonable(event.occurred_at),
                    "payload": jsonable(visible_payload(event, rule.recipients))}  # fmt: skip
+        if rule.when is not None and not rule.when(context):
+            continue
         for user in await recipients(session, rule.recipients, subject, organisation_id):
             session.add(
                 new_message(

@@ -80,10 +80,11 @@ class Worker:
         self.renderer = renderer or Renderer(base_url=settings.public_base_url)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrecy)
+        self._lease = timedelta(seconds=settings.outbox_lease_s)
 
     async def claim(self, limit: int = 20) -> list[Claimed]:
         now = self.clock.now()
-        stale = now - timedelta(seconds=self.settings.outbox_lease_s)
+        stale = now - self._lease
         claimable = or_(
             (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
             (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_at < stale),
@@ -134,7 +135,26 @@ class Worker:
                 .values(**values)
             )
 
+    async def _renew_lease(self, claimed: Claimed) -> bool:
+        """Still ours? A batch can outlast the lease (a slow relay): re-claim before sending,
+        so a row another worker took over after the lease ran out is not sent twice."""
+        async with self.db.unit_of_work() as session:
+            renewed = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == claimed.id,
+                    OutboxMessage.status == SENDING,
+                    OutboxMessage.claimed_by == self.name,
+                    OutboxMessage.claimed_at >= self.clock.now() - self._lease,
+                )
+                .values(claimed_at=self.clock.now())
+                .returning(OutboxMessage.id)
+            )
+            return renewed.scalar_one_or_none() is not None
+
     async def deliver(self, claimed: Claimed) -> str:
+        if not await self._renew_lease(claimed):
+            return "lost"
         try:
             rendered = self.renderer.render(claimed.kind, claimed.locale, dict(claimed.context))
             message = build(
