@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -257,3 +258,98 @@ async def test_sent_rows_are_not_claimed_again(world: World, db: Database, worke
             update(OutboxMessage).values(claimed_at=world.clock.now() - timedelta(days=1))
         )
     assert await worker.drain() == {}
+
+
+async def test_a_whole_run_delivers_every_message_in_the_recipients_language(
+    world: World, db: Database, worker: Worker, smtp_server: SmtpServer
+) -> None:
+    """Real events, real contexts, a real SMTP server: every message renders and arrives."""
+    from facility.calls.grids import prag_full_application_grid
+    from tests.factories import (
+        declare_and_score,
+        evaluator_with_profile,
+        force_evaluated,
+        full_evaluation,
+        pass_screening,
+    )
+
+    fm = await world.fund_manager()
+    call = await world.call(fm, budget_envelope="450000.00")
+    russian = await world.applicant(language="ru")
+    english = await world.applicant(language="en")
+    title = "Коридоры <b>safe</b> & sound"
+    scored = await world.submitted(russian, call["id"], title=title)
+    await pass_screening(world, fm, scored["id"])
+    evaluators = [await evaluator_with_profile(world) for _ in range(2)]
+    r = await world.client.post(f"/api/v1/calls/{call['id']}/assignments/auto", headers=fm.headers)
+    by_id = {str(e.id): e for e in evaluators}
+    for a in r.json()["created"]:
+        done = await declare_and_score(
+            world,
+            by_id[a["evaluator"]["id"]],
+            a["id"],
+            full_evaluation(prag_full_application_grid(), 4),
+        )
+        assert done.status_code == 200, done.text
+    others = [await world.submitted(english, call["id"]) for _ in range(2)]
+    for p in others:
+        await force_evaluated(world, p["id"], "70.00")
+    # Award the scored one, reserve and reject the others; decline to free money, promote.
+    assert (await world.fire(fm, scored["id"], "award")).status_code == 200
+    assert (await world.fire(fm, others[0]["id"], "place_on_reserve")).status_code == 200
+    rejected = await world.fire(fm, others[1]["id"], "reject", reasons=["Outside the focus."])
+    assert rejected.status_code == 200
+    assert (await world.fire(russian, scored["id"], "decline")).status_code == 200
+    assert (await world.fire(fm, others[0]["id"], "promote")).status_code == 200
+
+    outcome = await worker.drain()
+    assert set(outcome) == {"sent"}, outcome
+    kinds = {m["X-Facility-Kind"] for m in smtp_server.messages if m["X-Facility-Kind"]}
+    subjects = {str(m["Subject"]) for m in smtp_server.messages}
+    assert any(s.startswith("Получено:") and title in s for s in subjects)  # Russian receipt
+    assert kinds == {
+        "proposal_received", "evaluation_assigned", "awarded", "placed_on_reserve", "rejected",
+        "award_declined", "promotion_proposed", "promoted_from_reserve",
+    }  # fmt: skip
+    rejection = next(
+        m for m in smtp_server.messages if str(m["Subject"]).endswith("proposal not selected")
+    )
+    html = rejection.get_body(("html",)).get_content()
+    assert "Outside the focus." in html and "Financial and operational capacity" in html
+    for message in smtp_server.messages:
+        assert "<b>safe</b>" not in message.get_body(("html",)).get_content()
+
+
+async def test_the_server_delivers_and_runs_timers_by_itself(
+    settings: Settings, clock: FrozenClock, world: World
+) -> None:
+    """`make run`: the worker and the scheduler run inside the API process."""
+    from api.app import create_app
+    from tests.factories import force_evaluated
+
+    live = settings.model_copy(
+        update={"worker_in_process": True, "worker_poll_s": 0.02, "scheduler_interval_s": 0.02}
+    )
+    app = create_app(live, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            fm = await world.fund_manager()
+            call = await world.call(fm, acceptance_period_days=10)
+            applicant = await world.applicant()
+            proposal = await world.submitted(applicant, call["id"])
+            await force_evaluated(world, proposal["id"])
+            assert (await world.fire(fm, proposal["id"], "award")).status_code == 200
+            clock.advance(days=10)
+            for _ in range(200):  # the in-process loop delivers and fires on its own
+                got = await client.get(f"/api/v1/proposals/{proposal['id']}",
+                                       headers=applicant.headers)  # fmt: skip
+                lapsed = got.json()["status"] == "declined"
+                mails = list(live.mail_dir.glob("*.eml"))
+                if lapsed and len(mails) >= 3:
+                    break
+                await asyncio.sleep(0.02)
+    assert lapsed, "the award-lapse timer did not fire"
+    raw = b"".join(m.read_bytes() for m in live.mail_dir.glob("*.eml"))
+    assert b"X-Facility-Kind: award_lapsed" in raw
+    assert b"X-Facility-Kind: proposal_received" in raw

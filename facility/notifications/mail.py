@@ -38,6 +38,7 @@ def build(
     locale: str,
     settings: Settings,
     date: object,
+    kind: str,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.mail_from
@@ -47,6 +48,7 @@ def build(
     msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(date)  # type: ignore[arg-type]
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    msg["X-Facility-Kind"] = kind  # lets recipients (and their filters) sort what they get
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
     msg["Content-Language"] = locale  # after the content: set_content drops Content-* headers

@@ -165,6 +165,7 @@ class Worker:
                 locale=claimed.locale,
                 settings=self.settings,
                 date=claimed.created_at,
+                kind=claimed.kind,
             )
             await self.transport.send(message)
         except TransientFailure as exc:
