@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -124,6 +125,9 @@ ProposalParty = Annotated[Actor, Depends(require(Role.applicant, Role.fund_manag
 AssignmentReader = Annotated[Actor, Depends(require(Role.evaluator, Role.fund_manager))]
 
 
+_VERSION_TAG = re.compile(r'"v([0-9]{1,15})"')  # ASCII digits only: "v²" is not a version
+
+
 def etag(version: int) -> str:
     return f'"v{version}"'
 
@@ -136,8 +140,9 @@ def expected_version(
         raise PreconditionRequired("Send If-Match with the ETag from your last GET")
     for candidate in if_match.split(","):
         tag = candidate.strip()  # weak tags (W/"...") never match: If-Match compares strongly
-        if tag.startswith('"v') and tag.endswith('"') and tag[2:-1].isdigit() and len(tag) < 20:
-            return int(tag[2:-1])
+        match = _VERSION_TAG.fullmatch(tag)
+        if match:
+            return int(match.group(1))
     raise PreconditionFailed("If-Match names no version of this resource")
 
 

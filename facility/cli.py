@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -122,7 +121,7 @@ def users_create(
                 await service.create_staff_user(
                     session, Passwords(settings), email=email, password=password,
                     full_name=full_name or email.split("@")[0], role=role,
-                    preferred_language=language, now=datetime.now(UTC),
+                    preferred_language=language, now=SystemClock().now(),
                 )  # fmt: skip
         finally:
             await db.dispose()
@@ -156,7 +155,6 @@ def worker(
     Several workers may run on PostgreSQL; on SQLite run one."""
     import signal
 
-    from facility.clock import SystemClock
     from facility.notifications import scheduler
     from facility.notifications.mail import transport_for
     from facility.notifications.worker import Worker, run_forever

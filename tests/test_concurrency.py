@@ -7,11 +7,17 @@ for the single write connection and for SQLite's lock, taken up front with BEGIN
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
+from collections.abc import Coroutine
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+import httpx
+from sqlalchemy import text, update
 
+from facility.calls.models import Call
 from facility.db.engine import Database
 from facility.settings import Settings
 from tests.factories import World
@@ -175,3 +181,57 @@ async def test_two_schedulers_queue_each_reminder_once(world: World, settings: S
         count = select(func.count()).select_from(OutboxMessage)
         reminders = count.where(OutboxMessage.kind == "evaluation_reminder")
         assert (await session.execute(reminders)).scalar_one() == 2
+
+
+async def _with_call_changed_meanwhile(
+    settings: Settings, call_id: str, status: str, request: Coroutine[Any, Any, httpx.Response]
+) -> httpx.Response:
+    """Run ``request`` while another transaction holds the call row and moves it to
+    ``status``, committing only once the request is under way. On PostgreSQL the request's
+    guards read the old status and its write must see the new one (409); on SQLite the
+    request waits for the write lock before reading anything, so its guards refuse (422)."""
+    other = Database(settings)
+    try:
+        async with other.unit_of_work() as session:
+            # Stands in for the engine's own transition, which would hold the same row lock.
+            await session.execute(
+                update(Call).where(Call.id == uuid.UUID(call_id)).values(status=status)
+            )
+            task = asyncio.ensure_future(request)
+            await asyncio.sleep(0.3)  # the request runs up to the call row and waits there
+            assert not task.done()
+        return await task
+    finally:
+        await other.dispose()
+
+
+async def test_a_submission_racing_the_call_closing_is_refused(
+    world: World, settings: Settings, backend: str
+) -> None:
+    fm = await world.fund_manager()
+    call = await world.call(fm)
+    applicant = await world.applicant()
+    proposal = await world.ready_proposal(applicant, call["id"])
+    submit = world.fire(applicant, proposal["id"], "submit")
+    response = await _with_call_changed_meanwhile(settings, call["id"], "closed", submit)
+    assert response.status_code == (409 if backend == "postgresql" else 422), response.text
+    got = await world.client.get(f"/api/v1/proposals/{proposal['id']}", headers=applicant.headers)
+    assert got.json()["status"] == "draft"
+    assert got.json()["reference"] is None
+
+
+async def test_an_award_racing_the_call_being_finalised_is_refused(
+    world: World, settings: Settings, backend: str
+) -> None:
+    from tests.factories import force_evaluated
+
+    fm = await world.fund_manager()
+    call = await world.call(fm)
+    applicant = await world.applicant()
+    proposal = await world.submitted(applicant, call["id"])
+    await force_evaluated(world, proposal["id"])
+    award = world.fire(fm, proposal["id"], "award")
+    response = await _with_call_changed_meanwhile(settings, call["id"], "finalised", award)
+    assert response.status_code == (409 if backend == "postgresql" else 422), response.text
+    got = await world.client.get(f"/api/v1/calls/{call['id']}", headers=fm.headers)
+    assert Decimal(got.json()["committed_amount"]) == 0

@@ -19,6 +19,9 @@ from facility.calls.models import Call
 from facility.errors import Conflict
 from facility.stateful import loaded_in_step
 
+# The call states in which awards are made (the call_takes_decisions guard says the same).
+DECIDING = ("published", "closed")
+
 
 class EnvelopeExceeded(Conflict):
     slug = "envelope-exceeded"
@@ -35,17 +38,27 @@ async def remaining(session: AsyncSession, call_id: uuid.UUID) -> Decimal:
 
 
 async def commit(session: AsyncSession, call_id: uuid.UUID, amount: Decimal) -> Decimal:
-    """Reserve ``amount`` of the envelope; returns what remains, or raises (409)."""
+    """Reserve ``amount`` of the envelope; returns what remains, or raises (409).
+
+    The status is re-checked here too: a guard read it without a lock, and a call finalised
+    or cancelled meanwhile takes no more awards."""
     row = (
         await session.execute(
             update(Call)
-            .where(Call.id == call_id, Call.committed_amount + amount <= Call.budget_envelope)
+            .where(
+                Call.id == call_id,
+                Call.status.in_(DECIDING),
+                Call.committed_amount + amount <= Call.budget_envelope,
+            )
             .values(committed_amount=Call.committed_amount + amount, version=Call.version + 1)
             .returning(Call.budget_envelope, Call.committed_amount, Call.version)
             .execution_options(synchronize_session=False)
         )
     ).one_or_none()
     if row is None:
+        status = (await session.execute(select(Call.status).where(Call.id == call_id))).scalar_one()
+        if status not in DECIDING:
+            raise Conflict(f"The call was {status} meanwhile and takes no more award decisions")
         left = await remaining(session, call_id)
         raise EnvelopeExceeded(
             f"Awarding {amount} would overspend the call: only {left} of the envelope remains",

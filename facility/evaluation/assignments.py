@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -167,9 +168,11 @@ async def auto_assign(
             )
             slots += [slot] * missing
     outcome = AutoAssignment()
-    for slot, evaluator in matching.assign(
-        await candidates(session), await repo.loads(call.id), slots
-    ):
+    # The matching is pure CPU work (hundreds of ms on a large call): keep the event loop free.
+    pairs = await asyncio.to_thread(
+        matching.assign, await candidates(session), await repo.loads(call.id), slots
+    )
+    for slot, evaluator in pairs:
         outcome.created.append(
             await create_assignment(
                 session, by_id[slot.proposal_id], call, evaluator.id, actor, now

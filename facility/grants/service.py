@@ -295,7 +295,8 @@ async def get_report(
 ) -> tuple[Report, Grant]:
     stmt = reports_visible_to(select(Report).where(Report.id == report_id), actor)
     if lock:
-        stmt = stmt.with_for_update(of=Report)
+        # The grant too: a report decision reads and changes the grant (suspension, closure).
+        stmt = stmt.with_for_update(of=(Report, Grant))
     report = (await session.execute(stmt)).scalar_one_or_none()
     if report is None:
         raise NotFound("No such report")

@@ -354,22 +354,29 @@ async def submissions(
 @lifecycle.effect("proposal", "assign_reference")
 async def _assign_reference(ctx: EffectContext) -> None:
     """Number submissions per call without gaps: the counter lives on the call row and is
-    bumped in the submitting transaction, so a rollback gives the number back."""
+    bumped in the submitting transaction, so a rollback gives the number back.
+
+    The guards read the call without a lock; the UPDATE re-checks its status, so a call
+    closed or cancelled by a concurrent request cannot take a submission after all."""
     proposal = ctx.subject
     assert isinstance(proposal, Proposal)
-    if proposal.reference is not None:  # full application after a concept note
-        return
+    invited = proposal.stage == FULL_APPLICATION and proposal.full_application_due_at is not None
+    accepting = ("published", "closed") if invited else ("published",)
+    numbered = proposal.reference is not None  # full application after a concept note
     row = (
         await ctx.session.execute(
             update(Call)
-            .where(Call.id == proposal.call_id)
-            .values(submission_seq=Call.submission_seq + 1)
+            .where(Call.id == proposal.call_id, Call.status.in_(accepting))
+            .values(submission_seq=Call.submission_seq + (0 if numbered else 1))
             .returning(Call.submission_seq, Call.reference)
             .execution_options(synchronize_session=False)
         )
-    ).one()
-    proposal.sequence = row.submission_seq
-    proposal.reference = f"{row.reference}-{row.submission_seq:04d}"
+    ).one_or_none()
+    if row is None:
+        raise Conflict("The call stopped accepting submissions while this one was being made")
+    if not numbered:
+        proposal.sequence = row.submission_seq
+        proposal.reference = f"{row.reference}-{row.submission_seq:04d}"
 
 
 @lifecycle.effect("proposal", "record_submission")
