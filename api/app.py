@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from api.deps import Services
 from api.routers import (
     calls,
@@ -86,4 +87,12 @@ def create_app(
     problems.install(app)
     for module in (meta, identity, calls, proposals, screening, evaluation, grants, notifications):
         app.include_router(module.router)
+    for uploads in (proposals.uploads, grants.uploads):
+        app.include_router(uploads)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.request_max_bytes,
+        uploads=settings.attachment_max_bytes + MULTIPART_OVERHEAD,
+        upload_routes=[*proposals.uploads.routes, *grants.uploads.routes],
+    )
     return app

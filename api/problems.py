@@ -50,7 +50,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "conflict": "The request conflicts with the resource's current state.",
     "precondition-required": "Send If-Match with the ETag you last read.",
     "precondition-failed": "The resource changed since you read it; fetch it again.",
-    "payload-too-large": "The upload exceeds the size limit.",
+    "payload-too-large": "The request body or the uploaded file exceeds its size limit.",
     "unsupported-media-type": "Only PDF, DOCX, XLSX, ODT and ODS files, checked by content.",
     "declaration-required": "Declare impartiality and confidentiality for this assignment first.",
     "http-error": "A generic HTTP error (unknown route, method not allowed...).",
@@ -179,6 +179,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # the body limit, counted while the body streams in
+            return problem_response(
+                request, status=413, slug="payload-too-large", title="The request is too large",
+                detail=str(exc.detail),
+            )  # fmt: skip
         return problem_response(
             request, status=exc.status_code, slug="http-error", title=str(exc.detail),
             detail=str(exc.detail), headers=getattr(exc, "headers", None),

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     attachment_dir: Path = PROJECT_ROOT / "var" / "attachments"
     attachment_max_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 20 * 1024 * 1024
+    # Every other request body (JSON): far above any real form, far below a memory problem.
+    request_max_bytes: Annotated[int, Field(ge=1024, le=64 * 1024**2)] = 1024 * 1024
 
     page_size_default: Annotated[int, Field(ge=1, le=500)] = 20
     page_size_max: Annotated[int, Field(ge=1, le=500)] = 100

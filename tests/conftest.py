@@ -75,6 +75,7 @@ def base_settings(url: str, tmp: Path) -> Settings:
         attachment_dir=tmp / "attachments",
         mail_dir=tmp / "mail",
         attachment_max_bytes=256 * 1024,
+        request_max_bytes=224 * 1024,  # below the file limit: uploads must get their own
         db_pool_size=12,
         worker_in_process=False,  # tests drive the worker themselves
         outbox_backoff_s=60.0,

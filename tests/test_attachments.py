@@ -188,6 +188,7 @@ async def test_file_above_the_limit_is_413_and_leaves_nothing(
     s = await scene(world)
     limit = settings.attachment_max_bytes
     assert limit == 256 * 1024
+    assert settings.request_max_bytes < limit  # a file may be far larger than any JSON body
 
     too_big = pdf_of_size(limit + 1)
     assert len(too_big) == limit + 1
@@ -197,9 +198,12 @@ async def test_file_above_the_limit_is_413_and_leaves_nothing(
     assert await attachments_of(world, s.applicant, s.pid) == []
     assert files_under(store_root(settings)) == set()
 
+    # Far past the limit the body itself is refused as it streams in, before any parsing.
     much_too_big = pdf_of_size(4 * limit)
     r = await world.attach(s.applicant, s.pid, content=much_too_big, filename="big.pdf")
     assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "/problems/payload-too-large", r.json()
     assert files_under(store_root(settings)) == set()
 
     just_fits = pdf_of_size(limit)

@@ -41,6 +41,7 @@ from sqlalchemy import event, select
 from facility.calls.grids import prag_full_application_grid
 from facility.db.engine import Database
 from facility.models import Base
+from facility.settings import Settings
 from tests.factories import (
     PASSWORD,
     PDF,
@@ -1566,3 +1567,45 @@ async def test_malformed_query_parameters(world: World, api: httpx.AsyncClient) 
             r = await api.get(url, headers=caller.headers if caller else {})
             check_refusal(Bad(what, location="query", field=field_name), r)
     cases.assert_all_passed()
+
+
+async def test_an_oversized_json_body_is_413_and_changes_nothing(
+    world: World, settings: Settings
+) -> None:
+    applicant = await world.applicant()
+    fm = await world.fund_manager()
+    call = await world.call(fm)
+    proposal = await world.draft(applicant, call["id"])
+    huge = {"title": "x" * settings.request_max_bytes}
+    r = await world.client.patch(
+        f"/api/v1/proposals/{proposal['id']}",
+        json=huge,
+        headers={**applicant.headers, "If-Match": f'"v{proposal["version"]}"'},
+    )
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "/problems/payload-too-large"
+    got = await world.client.get(f"/api/v1/proposals/{proposal['id']}", headers=applicant.headers)
+    assert got.json()["title"] == proposal["title"]
+
+
+async def test_a_streamed_body_without_length_is_counted_as_it_arrives(
+    world: World, settings: Settings
+) -> None:
+    applicant = await world.applicant()
+
+    async def endless() -> AsyncIterator[bytes]:
+        yield b'{"title": "'
+        for _ in range(settings.request_max_bytes // 1024 + 2):
+            yield b"x" * 1024
+        yield b'"}'
+
+    r = await world.client.post(
+        "/api/v1/proposals/00000000-0000-0000-0000-000000000000/transitions",
+        content=endless(),
+        headers={**applicant.headers, "Content-Type": "application/json"},
+    )
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "/problems/payload-too-large"

@@ -43,6 +43,8 @@ from facility.lifecycle import Actor
 from workflows.grant import GRANT
 
 router = APIRouter(prefix="/api/v1", tags=["grants"])
+# File uploads: the app includes these with the attachment size as their body limit.
+uploads = APIRouter(prefix="/api/v1", tags=["grants"])
 
 
 @router.post(
@@ -280,7 +282,7 @@ async def transition_report(
     return await _report_view(session, report, actor, now, response)
 
 
-@router.post(
+@uploads.post(
     "/reports/{report_id}/attachments",
     status_code=status.HTTP_201_CREATED,
     response_model=ReportAttachmentOut,

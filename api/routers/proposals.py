@@ -39,6 +39,8 @@ from facility.proposals.service import history, submissions
 from workflows.proposal import PROPOSAL
 
 router = APIRouter(prefix="/api/v1", tags=["proposals"])
+# File uploads: the app includes these with the attachment size as their body limit.
+uploads = APIRouter(prefix="/api/v1", tags=["proposals"])
 
 IdempotencyKey = Annotated[
     str | None,
@@ -185,7 +187,7 @@ async def proposal_submissions(
     return [SubmissionOut.model_validate(s) for s in await submissions(session, actor, proposal_id)]
 
 
-@router.post(
+@uploads.post(
     "/proposals/{proposal_id}/attachments",
     status_code=status.HTTP_201_CREATED,
     response_model=AttachmentOut,
