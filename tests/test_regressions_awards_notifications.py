@@ -4,6 +4,7 @@ PostgreSQL, real SMTP on 127.0.0.1; only the clock is fake)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from tests.smtp import SmtpServer
 from tests.test_grants import (
     file_report,
     grant_do,
+    new_grant,
     pay_do,
     payments,
     reports,
@@ -104,6 +106,26 @@ async def test_the_grantee_is_told_when_its_grant_is_terminated(world: World, db
         if m.id not in before and m.recipient_email == g.grantee.email
     ]  # fmt: skip
     assert to_grantee, "the grantee learns of the termination of its grant only by polling"
+
+
+async def test_terminating_before_signature_revokes_the_award_with_one_message(
+    world: World, db: Database
+) -> None:
+    fm = await world.fund_manager()
+    g = await new_grant(world, fm)
+    before = {m.id for m in await outbox(db)}
+    r = await grant_do(world, fm, g, "terminate", reason="The partner was debarred")
+    assert r.status_code == 200, r.text
+    got = await world.client.get(f"/api/v1/proposals/{g.proposal['id']}", headers=fm.headers)
+    assert got.json()["status"] == "rejected"
+    call = await world.client.get(f"/api/v1/calls/{g.call['id']}", headers=fm.headers)
+    assert Decimal(call.json()["committed_amount"]) == 0
+    to_grantee = [
+        m for m in await outbox(db)
+        if m.id not in before and m.recipient_email == g.grantee.email
+    ]  # fmt: skip
+    assert [m.kind for m in to_grantee] == ["award_revoked"]
+    assert "The partner was debarred" in json.dumps(to_grantee[0].context)
 
 
 async def test_a_russian_rejection_has_no_english_reasons(

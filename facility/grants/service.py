@@ -272,6 +272,8 @@ async def _revoke_unsigned_award(ctx: EffectContext) -> None:
             ctx.session, proposal, "revoke_award", SYSTEM_ACTOR, now=ctx.now,
             payload={"reasons": [str(ctx.payload.get("reason") or "The grant was terminated")]},
         )  # fmt: skip
+        # The applicant hears of it once, as the revoked award (which carries the reason).
+        ctx.event_payload["reason_code"] = "award_revoked"
 
 
 @lifecycle.effect("grant", "release_waived_balance")

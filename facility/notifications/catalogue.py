@@ -27,8 +27,13 @@ def _full_application(ctx: dict[str, Any]) -> bool:
 
 
 def _terminated_by_the_facility(ctx: dict[str, Any]) -> bool:
-    """A decline or a lapse ends the grant too, but has its own message."""
-    return ctx.get("payload", {}).get("reason_code") not in ("award_declined", "award_lapsed")
+    """A decline, a lapse or a revocation before signature ends the grant too, but has its
+    own message."""
+    return ctx.get("payload", {}).get("reason_code") not in (
+        "award_declined",
+        "award_lapsed",
+        "award_revoked",
+    )
 
 
 @dataclass(frozen=True)
