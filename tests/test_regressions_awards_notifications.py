@@ -128,6 +128,32 @@ async def test_terminating_before_signature_revokes_the_award_with_one_message(
     assert "The partner was debarred" in json.dumps(to_grantee[0].context)
 
 
+async def test_money_freed_by_a_revoked_award_goes_to_the_reserve_list(world: World) -> None:
+    fm = await world.fund_manager()
+    call = await world.call(
+        fm, budget_envelope="300000.00", max_grant="300000.00", auto_promote=True
+    )
+    first, second = await world.applicant(), await world.applicant()
+    winner = await evaluated(world, first, call["id"], total="90.00", requested="200000.00")
+    reserve = await evaluated(world, second, call["id"], total="80.00", requested="200000.00")
+    assert (await world.fire(fm, winner["id"], "award")).status_code == 200
+    r = await world.fire(fm, reserve["id"], "place_on_reserve")
+    assert r.status_code == 200, r.text
+    [grant] = (
+        await world.client.get(
+            "/api/v1/grants", params={"call_id": call["id"]}, headers=fm.headers
+        )
+    ).json()["items"]
+    r = await world.client.post(
+        f"/api/v1/grants/{grant['id']}/transitions",
+        json={"trigger": "terminate", "reason": "The partner was debarred"},
+        headers=fm.headers,
+    )
+    assert r.status_code == 200, r.text
+    got = await world.client.get(f"/api/v1/proposals/{reserve['id']}", headers=fm.headers)
+    assert got.json()["status"] == "awarded"
+
+
 async def test_a_russian_rejection_has_no_english_reasons(
     world: World, db: Database, worker: Worker, smtp_server: SmtpServer
 ) -> None:

@@ -523,6 +523,7 @@ PROPOSAL = Workflow(
         transition(
             "revoke_award", "awarded", "rejected",
             roles=[SYSTEM],
+            effects=["propose_promotion"],
             event="proposal.award_revoked",
             description="The facility terminated the grant before its contract was signed.",
             applicant_visible=["reasons"],
