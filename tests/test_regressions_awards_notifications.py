@@ -4,6 +4,7 @@ PostgreSQL, real SMTP on 127.0.0.1; only the clock is fake)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from decimal import Decimal
@@ -18,7 +19,7 @@ from facility.db.engine import Database
 from facility.notifications import scheduler
 from facility.notifications.mail import SmtpTransport
 from facility.notifications.models import OutboxMessage
-from facility.notifications.worker import Worker
+from facility.notifications.worker import Worker, run_forever
 from facility.settings import Settings
 from tests.factories import Account, World, force_evaluated
 from tests.smtp import SmtpServer
@@ -140,9 +141,7 @@ async def test_money_freed_by_a_revoked_award_goes_to_the_reserve_list(world: Wo
     r = await world.fire(fm, reserve["id"], "place_on_reserve")
     assert r.status_code == 200, r.text
     [grant] = (
-        await world.client.get(
-            "/api/v1/grants", params={"call_id": call["id"]}, headers=fm.headers
-        )
+        await world.client.get("/api/v1/grants", params={"call_id": call["id"]}, headers=fm.headers)
     ).json()["items"]
     r = await world.client.post(
         f"/api/v1/grants/{grant['id']}/transitions",
@@ -263,3 +262,29 @@ async def test_a_decline_does_not_show_the_applicant_another_organisations_propo
         f"/api/v1/proposals/{winner['id']}/history", headers=first.headers
     )
     assert reserve["id"] not in history.text
+
+
+async def test_a_failing_scheduler_tick_does_not_hold_up_delivery(
+    world: World, worker: Worker, smtp_server: SmtpServer, mail_settings: Settings
+) -> None:
+    fm = await world.fund_manager()
+    call = await world.call(fm)
+    await world.submitted(await world.applicant(), call["id"])  # queues the receipt
+    ticks = 0
+
+    async def broken_tick() -> None:
+        nonlocal ticks
+        ticks += 1
+        raise RuntimeError("the timers could not be read")
+
+    stop = asyncio.Event()
+    fast = mail_settings.model_copy(update={"worker_poll_s": 0.02, "scheduler_interval_s": 0.01})
+    loop = asyncio.create_task(run_forever(worker, broken_tick, stop, fast))
+    for _ in range(250):
+        if smtp_server.messages:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await loop
+    assert ticks >= 1
+    assert smtp_server.messages, "the mail waited for a scheduler that kept failing"

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from facility import lifecycle
@@ -140,6 +141,11 @@ async def _fire(db: Database, workflow: str, timer: Timer, subject_id: Any, stat
             return True
     except DomainError as exc:
         log.info("timer %s on %s %s not fired: %s", timer.trigger, workflow, subject_id, exc)
+        return False
+    except DBAPIError:
+        # One subject's failure (a deadlock, a constraint) must not starve the others.
+        log.exception("timer %s on %s %s failed; retried next tick", timer.trigger, workflow,
+                      subject_id)  # fmt: skip
         return False
 
 

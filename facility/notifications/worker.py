@@ -214,12 +214,16 @@ async def run_forever(
     last_tick = 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
-        try:
-            if loop.time() - last_tick >= settings.scheduler_interval_s:
+        # Timers and delivery fail separately: a broken timer must not hold up the mail.
+        if loop.time() - last_tick >= settings.scheduler_interval_s:
+            last_tick = loop.time()
+            try:
                 await scheduler_tick()
-                last_tick = loop.time()
+            except Exception:
+                log.exception("scheduler tick failed; trying again next interval")
+        try:
             await worker.run_once()
         except Exception:
-            log.exception("worker iteration failed; continuing")
+            log.exception("delivery round failed; continuing")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_s)
