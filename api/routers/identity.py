@@ -83,12 +83,8 @@ async def me(user: CurrentUser) -> UserOut:
 
 @router.patch("/me", response_model=UserOut, responses=responses(401, 422))
 async def update_me(body: MeUpdateIn, user: CurrentUser, session: Session) -> UserOut:
-    for name in body.model_fields_set:
-        value = getattr(body, name)
-        if value is not None:
-            setattr(user, name, value)
-    await session.flush()
-    return UserOut.model_validate(user)
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return UserOut.model_validate(await service.update_profile(session, user, changes))
 
 
 @router.post(

@@ -4,18 +4,16 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 
 from api.deps import AdminActor, Now, Session, require
 from api.pagination import Pagination, next_cursor
 from api.problems import responses
 from api.schemas.common import Page
 from api.schemas.notifications import CatalogueEntryOut, OutboxMessageOut
-from facility.errors import Conflict, NotFound
 from facility.identity.models import Role
 from facility.lifecycle import Actor
+from facility.notifications import service
 from facility.notifications.catalogue import REMINDERS, RULES
-from facility.notifications.models import DEAD, PENDING, OutboxMessage
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
@@ -52,12 +50,7 @@ async def outbox(
     page: Pagination,
     status: Annotated[Literal["pending", "sending", "sent", "dead"] | None, Query()] = None,
 ) -> Page[OutboxMessageOut]:
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(page.limit + 1)
-    if status is not None:
-        stmt = stmt.where(OutboxMessage.status == status)
-    if page.after is not None:
-        stmt = stmt.where(OutboxMessage.id < page.after)
-    rows = list((await session.execute(stmt)).scalars())
+    rows = await service.list_messages(session, status=status, after=page.after, limit=page.limit)
     return Page[OutboxMessageOut](
         items=[OutboxMessageOut.model_validate(m) for m in rows[: page.limit]],
         next_cursor=next_cursor([m.id for m in rows], page.limit),
@@ -73,14 +66,4 @@ async def outbox(
 async def retry(
     message_id: uuid.UUID, actor: AdminActor, session: Session, now: Now
 ) -> OutboxMessageOut:
-    message = await session.get(OutboxMessage, message_id, with_for_update=True)
-    if message is None:
-        raise NotFound("No such message")
-    if message.status != DEAD:
-        raise Conflict(f"The message is {message.status}; only dead messages are retried")
-    message.status = PENDING
-    message.attempts = 0
-    message.next_attempt_at = now
-    message.last_error = None
-    await session.flush()
-    return OutboxMessageOut.model_validate(message)
+    return OutboxMessageOut.model_validate(await service.retry(session, message_id, now))

@@ -135,3 +135,18 @@ async def set_active(session: AsyncSession, user_id: uuid.UUID, active: bool) ->
     user.is_active = active
     await session.flush()
     return user
+
+
+PROFILE_FIELDS = frozenset({"full_name", "preferred_language", "reminders_opt_out"})
+
+
+async def update_profile(session: AsyncSession, user: User, changes: Mapping[str, Any]) -> User:
+    """A user's own settings (name, language, reminders); ``None`` leaves a field as it is."""
+    unknown = set(changes) - PROFILE_FIELDS
+    if unknown:  # role, e-mail, activity are never a user's own to change
+        raise InvalidInput([FieldError((name,), "Not a profile setting") for name in unknown])
+    for name, value in changes.items():
+        if value is not None:
+            setattr(user, name, value)
+    await session.flush()
+    return user
