@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,11 +106,6 @@ def require(*roles: Role) -> Callable[[User], Coroutine[Any, Any, Actor]]:
     return dependency
 
 
-async def any_actor(user: CurrentUser) -> Actor:
-    return actor_of(user)
-
-
-AnyActor = Annotated[Actor, Depends(any_actor)]
 ApplicantActor = Annotated[Actor, Depends(require(Role.applicant))]
 FundManagerActor = Annotated[Actor, Depends(require(Role.fund_manager))]
 AdminActor = Annotated[Actor, Depends(require(Role.admin))]
@@ -147,10 +141,3 @@ def expected_version(
 
 
 ExpectedVersion = Annotated[int, Depends(expected_version)]
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

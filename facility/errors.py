@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -82,17 +82,3 @@ class InvalidInput(DomainError):
     def __init__(self, errors: Sequence[FieldError], detail: str | None = None) -> None:
         self.errors = list(errors)
         super().__init__(detail or "; ".join(e.detail for e in self.errors[:5]))
-
-
-@dataclass
-class ErrorCollector:
-    """Collects field errors so a caller can report all of them in one answer."""
-
-    errors: list[FieldError] = field(default_factory=list)
-
-    def add(self, loc: Iterable[str | int], detail: str, code: str = "invalid") -> None:
-        self.errors.append(FieldError(tuple(loc), detail, code))
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise InvalidInput(self.errors)

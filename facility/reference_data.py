@@ -1,4 +1,5 @@
-"""Reference codes the facility validates against (see docs/domain.md for sources)."""
+"""Reference codes the facility validates against: ISO 3166-1 countries, the six priorities of
+the Istanbul Commitments (Budapest Process), IATI organisation types."""
 
 from __future__ import annotations
 
@@ -276,15 +277,6 @@ class Priority(StrEnum):
     international_protection = "international_protection"
 
 
-PRIORITY_LABELS: dict[Priority, str] = {
-    Priority.migration_mobility: "Migration and Mobility",
-    Priority.integration: "Integration",
-    Priority.migration_development: "Migration and Development",
-    Priority.irregular_migration: "Irregular Migration",
-    Priority.trafficking: "Trafficking in Persons",
-    Priority.international_protection: "International Protection",
-}
-
 # IATI 2.03 OrganisationType codelist.
 IATI_ORGANISATION_TYPES: dict[int, str] = {
     10: "Government",
@@ -304,6 +296,3 @@ IATI_ORGANISATION_TYPES: dict[int, str] = {
     80: "Academic, Training and Research",
     90: "Other",
 }
-
-# Languages the facility writes to its users in (English is the fallback).
-LANGUAGES: tuple[str, ...] = ("en", "ru")

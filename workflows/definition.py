@@ -109,9 +109,6 @@ class Workflow:
     def triggers(self) -> frozenset[str]:
         return frozenset(t.trigger for t in self.transitions)
 
-    def events(self) -> frozenset[str]:
-        return frozenset(t.event for t in self.transitions)
-
 
 class DefinitionError(ValueError):
     def __init__(self, workflow: str, problems: list[str]) -> None:

@@ -121,7 +121,6 @@ Money = Annotated[
 ]
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2), AfterValidator(_cents)]
 # Integers and booleans are strict: "12", 12.0 or true are not taken for 12, nor "no" for false.
-StrictInt = Annotated[int, Strict()]
 StrictBool = Annotated[bool, Strict()]
 Marker = Annotated[
     int, Strict(), Field(ge=0, le=2, description="0 not targeted, 1 significant, 2 principal")

@@ -19,7 +19,6 @@ from pathlib import Path
 from facility.errors import PayloadTooLarge
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)

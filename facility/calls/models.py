@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
@@ -13,16 +12,6 @@ from facility.db.base import Base
 from facility.db.types import Hundredths, JSONType
 from facility.stateful import Stateful
 from workflows.call import CALL
-
-
-class CallMode(StrEnum):
-    fixed_deadline = "fixed_deadline"
-    rolling = "rolling"
-
-
-class CallStages(StrEnum):
-    single = "single"
-    two_stage = "two_stage"
 
 
 class Call(Stateful, Base):

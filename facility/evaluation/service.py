@@ -168,11 +168,11 @@ async def consolidate_if_complete(
         )
         for a in held
     ]
-    facts = await guard_facts(session, proposal, "consolidate")
     if proposal.status == "evaluation":
         spread = scoring.spread([s.total for s in submitted])
         limit = scoring.divergence_limit(grid, call.divergence_threshold_pct)
         if spread > limit:
+            facts = await guard_facts(session, proposal, "request_arbitration")
             await lifecycle.fire(
                 session, proposal, "request_arbitration", SYSTEM_ACTOR, now=now, facts=facts,
                 payload={"divergence": {"spread": spread, "limit": limit}},
@@ -180,6 +180,7 @@ async def consolidate_if_complete(
             return
     result = scoring.consolidate(grid, submitted)
     trigger = "complete_evaluation" if result.passed else "reject_on_score"
+    facts = await guard_facts(session, proposal, trigger)
     await lifecycle.fire(
         session, proposal, trigger, SYSTEM_ACTOR, now=now,
         payload={"reasons": result.reasons, "failures": result.failures,

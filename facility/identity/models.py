@@ -17,9 +17,6 @@ class Role(StrEnum):
     admin = "admin"
 
 
-STAFF_ROLES = frozenset({Role.fund_manager, Role.admin})
-
-
 class Organisation(IdMixin, Base):
     __tablename__ = "organisations"
     __table_args__ = (
@@ -61,7 +58,3 @@ class User(IdMixin, Base):
     created_at: Mapped[datetime]
 
     organisation: Mapped[Organisation | None] = relationship(lazy="raise")
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES

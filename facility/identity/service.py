@@ -79,7 +79,8 @@ async def register_applicant(
     """Self-registration: a new applicant with a new organisation.
 
     Joining an organisation that is already registered would let anyone read its
-    proposals, so it is refused: its existing users must add colleagues.
+    proposals, so it is refused: a second account for an organisation is a support request to
+    the facility's admins, who can vouch for the person.
     """
     repo = UserRepository(session)
     existing = await repo.organisation_by_registration(
@@ -87,7 +88,7 @@ async def register_applicant(
     )
     if existing is not None:
         raise Conflict(
-            "This organisation is already registered; ask one of its users to add you",
+            "This organisation is already registered; ask the facility to add you to it",
         )
     org = Organisation(**organisation, created_at=now)
     session.add(org)
