@@ -235,3 +235,27 @@ async def test_an_award_racing_the_call_being_finalised_is_refused(
     assert response.status_code == (409 if backend == "postgresql" else 422), response.text
     got = await world.client.get(f"/api/v1/calls/{call['id']}", headers=fm.headers)
     assert Decimal(got.json()["committed_amount"]) == 0
+
+
+async def test_signing_and_declining_an_award_at_once_leaves_one_outcome(world: World) -> None:
+    from tests.test_grants import grant_do, new_grant
+
+    fm = await world.fund_manager()
+    g = await new_grant(world, fm)
+    today = world.clock.now().date().isoformat()
+    signed, declined = await asyncio.gather(
+        grant_do(world, fm, g, "sign_contract", signed_on=today),
+        world.fire(g.grantee, g.proposal["id"], "decline"),
+    )
+    assert sorted([signed.status_code, declined.status_code]) == [200, 409], (
+        signed.text,
+        declined.text,
+    )
+    grant = (await world.client.get(g.url, headers=fm.headers)).json()
+    proposal = (
+        await world.client.get(f"/api/v1/proposals/{g.proposal['id']}", headers=fm.headers)
+    ).json()
+    if signed.status_code == 200:
+        assert (grant["status"], proposal["status"]) == ("active", "contracted")
+    else:
+        assert (grant["status"], proposal["status"]) == ("terminated", "declined")

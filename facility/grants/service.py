@@ -49,7 +49,7 @@ async def get_grant(
 ) -> Grant:
     stmt = grants_visible_to(select(Grant).where(Grant.id == grant_id), actor)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Grant).execution_options(populate_existing=True)
     grant = (await session.execute(stmt)).scalar_one_or_none()
     if grant is None:
         raise NotFound("No such grant")
@@ -155,6 +155,13 @@ async def transition_grant(
     comment: str | None,
     now: datetime,
 ) -> Grant:
+    grant = await get_grant(session, actor, grant_id)
+    # Lock order: a proposal before its grant. Declining an award locks the proposal and then
+    # ends the grant; signing, terminating here take the same order, so they queue instead of
+    # deadlocking.
+    await session.execute(
+        select(Proposal.id).where(Proposal.id == grant.proposal_id).with_for_update()
+    )
     grant = await get_grant(session, actor, grant_id, lock=True)
     facts = await grant_facts(session, grant)
     await lifecycle.fire(
