@@ -110,3 +110,21 @@ def test_a_missing_variable_is_an_error_not_a_blank() -> None:
 
     with pytest.raises(UndefinedError):
         renderer.render("awarded", "en", {**CONTEXT, "call": {}})
+
+
+@pytest.mark.parametrize("locale", ["en", "ru"])
+@pytest.mark.parametrize("kind", ["rejected", "not_shortlisted"])
+def test_a_score_rejection_lists_each_failure_on_its_own_line(kind: str, locale: str) -> None:
+    failures = [
+        {"kind": "section", "label": "Relevance", "score": "12.00", "threshold": "15.00"},
+        {"kind": "total", "total": "58.00", "pass_mark": "65.00"},
+    ]
+    context = {**CONTEXT, "payload": {**CONTEXT["payload"], "failures": failures}}
+    lines = renderer.render(kind, locale, context).text.splitlines()
+    items = [line for line in lines if line.startswith("- ")]
+    assert len(items) == 4, lines  # two failures, two sections
+    assert "12.00" in items[0] and "15.00" in items[0] and "58.00" not in items[0]
+    assert "58.00" in items[1] and "65.00" in items[1]
+    # The score table stands apart from the reasons, after a blank line.
+    heading = lines.index("- Financial and operational capacity: 8.00") - 1
+    assert lines[heading].endswith(":") and lines[heading - 1] == "", lines
