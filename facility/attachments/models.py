@@ -9,13 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from facility.db.base import Base, IdMixin
 
 
-class Attachment(IdMixin, Base):
-    __tablename__ = "attachments"
-    __table_args__ = (Index("ix_attachments_proposal_id", "proposal_id"),)
+class StoredFile:
+    """What is kept of an uploaded file, wherever it is attached: the bytes live in the
+    content store under their SHA-256."""
 
-    proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
-    # The stage it was filed at: earlier stages' files are locked with their submission.
-    stage: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(40))
     # Shown to people only; never used to build a path.
     filename: Mapped[str] = mapped_column(String(255))
@@ -24,3 +21,12 @@ class Attachment(IdMixin, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime]
+
+
+class Attachment(StoredFile, IdMixin, Base):
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_proposal_id", "proposal_id"),)
+
+    proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    # The stage it was filed at: earlier stages' files are locked with their submission.
+    stage: Mapped[str] = mapped_column(String(20))

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -16,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from facility.attachments.models import StoredFile
 from facility.db.base import Base, IdMixin
 from facility.db.types import Hundredths, JSONType
 from facility.stateful import Stateful
@@ -91,18 +91,11 @@ class Report(Stateful, Base):
     updated_at: Mapped[datetime]
 
 
-class ReportAttachment(IdMixin, Base):
+class ReportAttachment(StoredFile, IdMixin, Base):
     __tablename__ = "report_attachments"
     __table_args__ = (Index("ix_report_attachments_report_id", "report_id"),)
 
     report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))
-    filename: Mapped[str] = mapped_column(String(255))
-    media_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[datetime]
 
 
 class Payment(Stateful, Base):
